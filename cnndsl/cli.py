@@ -1,0 +1,126 @@
+"""The `cnndsl` command line. Every user error prints as file:line:col with a hint, exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+
+from rich.console import Console
+
+from .errors import CnnError
+from .network import Network, load
+from .resources import shipped_architectures
+
+EPILOG = """examples:
+  cnndsl list                          the shipped architectures
+  cnndsl check my_net.cnn              parse and check a file (exit 1 on an error)
+  cnndsl summary resnet50 --depth 1    per-layer table, blocks collapsed below depth 1
+  cnndsl summary lenet5 --json         the same as JSON
+"""
+
+
+def _network_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("network", metavar="FILE|NAME", help="a .cnn file, or a shipped architecture (see `cnndsl list`)")
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnndsl", description="Write a convolutional network as text, count what it costs, draw it, run it.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="parse and check a .cnn file")
+    _network_arg(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("summary", help="per-layer table: output shape, params, MACs, receptive field")
+    _network_arg(p)
+    p.add_argument("--depth", type=_depth, default=None, metavar="N",
+                   help="show block instances nested deeper than N as one row (0: top-level blocks only)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("list", help="the shipped architectures with their sizes")
+    p.set_defaults(func=cmd_list)
+
+    for register in _EXTENSIONS:
+        register(sub)
+    return parser
+
+
+# Later command modules (render, run, train) add their subcommands here.
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _console() -> Console:
+    """Rich output; when piped, wide enough that tables are never cut."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def cmd_check(args) -> int:
+    net = load(args.network)
+    print(f"ok: {args.network} — {net.name}: {len(net.layers)} layers, {net.params:,} params, {net.macs:,} MACs")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    net = load(args.network)
+    if args.json:
+        print(json.dumps(net.to_dict(), indent=2))
+        return 0
+    from .summary import print_summary
+    print_summary(net, _console(), args.depth)
+    return 0
+
+
+def cmd_list(args) -> int:
+    from rich.table import Table
+    table = Table(title="Shipped architectures (use the name wherever a FILE is expected)", title_justify="left")
+    for col, justify in (("name", "left"), ("network", "left"), ("input", "right"), ("params", "right"),
+                         ("MACs", "right"), ("what", "left")):
+        table.add_column(col, justify=justify)
+    for name, path in shipped_architectures().items():
+        net: Network = load(name)
+        first = path.read_text().splitlines()[0].lstrip("# ")
+        table.add_row(name, net.name, "×".join(map(str, net.input_shape)), f"{net.params:,}", f"{net.macs:,}",
+                      first.split(" — ")[0].split(",")[0])
+    _console().print(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CnnError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug in cnndsl, not the user's mistake: say so briefly
+        if os.environ.get("CNNDSL_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e}\n"
+              "this is a bug in cnndsl; run again with CNNDSL_DEBUG=1 for the traceback", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

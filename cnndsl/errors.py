@@ -1,0 +1,78 @@
+"""The one error type cnndsl raises for anything a user did, rendered like a compiler's message.
+
+    resnet.cnn:14:3: residual: the body gives 128×28×28 but the skip carries 64×56×56
+       14 |   residual {
+          |   ^
+    hint: add `shortcut { conv 128 1x1 stride=2 }` to project the skip
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named piece of .cnn text, kept so that errors can quote the offending line."""
+
+    name: str
+    text: str = field(repr=False)
+
+    def line(self, number: int) -> str:
+        lines = self.text.splitlines()
+        return lines[number - 1] if 1 <= number <= len(lines) else ""
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    """Where a statement or token starts (1-based line and column)."""
+
+    source: Source = field(compare=False, repr=False)
+    line: int
+    column: int
+
+    @property
+    def file(self) -> str:
+        return self.source.name
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class CnnError(Exception):
+    """A user error: bad .cnn text, a shape that does not fit, a bad argument or file.
+
+    `str(error)` is the full rendered message; `.message`, `.pos` and `.hint` are the parts.
+    """
+
+    def __init__(self, message: str, pos: SourcePosition | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+        self.hint = hint
+
+    @property
+    def line(self) -> int | None:
+        return self.pos.line if self.pos else None
+
+    def __str__(self) -> str:
+        if self.pos is None:
+            text = f"error: {self.message}"
+        else:
+            text = f"{self.pos}: {self.message}"
+            quoted = self.pos.source.line(self.pos.line).rstrip("\n").expandtabs(1)
+            if quoted.strip():
+                gutter = " " * len(str(self.pos.line))
+                caret = " " * max(self.pos.column - 1, 0) + "^"
+                text += f"\n {self.pos.line} | {quoted}\n {gutter} | {caret}"
+        if self.hint:
+            text += f"\nhint: {self.hint}"
+        return text
+
+
+def suggest(word: str, known: Iterable[str]) -> str:
+    """' — did you mean 'x'?' for the nearest known name, or ''."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,390 @@
+"""AST → one networkx DiGraph per network: blocks inlined, repeats unrolled, shapes inferred.
+
+Every node is one layer (merges included). Its attributes:
+  op, attrs (resolved options), inputs (ordered, may repeat), shape (per sample), params / state
+  (name → shape), n_params, macs, flops, act_bytes, pos (SourcePosition), line, scope (dotted prefix),
+  blocks (enclosing block instances, outermost first), train_only, aux (head name or None), label,
+  skip (for the add of a `residual`: "identity" or "projection").
+Graph attributes: name, input_shape, output, aux_heads [{name, node, weight}], blocks {instance → info}.
+
+Node names are the scope's prefix plus the label, or the op and its running count within the scope:
+`inception3a.b2.conv2`, `layer1_0.shortcut.conv1`, `aux1.dense1`. Adding a layer renumbers only later
+layers of the same op in the same scope; labels never change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+import networkx as nx
+
+from ..errors import CnnError, SourcePosition, suggest
+from ..language import ast
+from ..ops import OPS, ArgError, ShapeError, fmt_shape, layer, unknown_layer_message
+from ..ops.base import show_value
+
+MAX_NODES = 100_000
+_WORDS = {"true": True, "false": False, "same": "same", "valid": "valid"}
+
+
+@dataclass
+class Scope:
+    """Where statements are being expanded: the naming prefix, the labels and parameter bindings."""
+
+    prefix: str
+    labels: dict[str, str]  # one dict per file or block instance: branches share their instance's
+    env: dict[str, object]
+    blocks: tuple[str, ...] = ()
+    aux: str | None = None
+    counters: Counter = field(default_factory=Counter)
+    label_lines: dict[str, int] = field(default_factory=dict)
+    rebindable: set[str] = field(default_factory=set)  # labels set by an earlier pass of a repeat
+
+    def child(self, name: str, **changes) -> "Scope":
+        """A nested naming scope that shares this one's labels unless given its own."""
+        fields = dict(prefix=f"{self.prefix}{name}.", labels=self.labels, env=self.env, blocks=self.blocks,
+                      aux=self.aux, label_lines=self.label_lines, rebindable=self.rebindable)
+        fields.update(changes)
+        return Scope(**fields)
+
+    def next_name(self, base: str) -> str:
+        self.counters[base] += 1
+        return f"{base}{self.counters[base]}"
+
+
+def build(program: ast.Program) -> nx.DiGraph:
+    return _Builder(program).build()
+
+
+class _Builder:
+    def __init__(self, program: ast.Program):
+        self.program = program
+        self.g = nx.DiGraph(name=program.name, input_shape=program.input_shape, aux_heads=[], blocks={})
+        self.blockdefs: dict[str, ast.BlockDef] = {}
+        for block in program.blocks:
+            if block.name in self.blockdefs:
+                first = self.blockdefs[block.name].pos.line
+                raise CnnError(f"block '{block.name}' is already defined on line {first}", block.pos)
+            if layer(block.name) is not None:
+                raise CnnError(f"block '{block.name}' has the name of a layer", block.pos, "choose another name")
+            self.blockdefs[block.name] = block
+        self.active: list[str] = []  # the block instances being expanded, to catch recursion
+
+    # ---- the whole network -----------------------------------------------------------------------
+    def build(self) -> nx.DiGraph:
+        p = self.program
+        self.g.add_node("input", op="input", attrs={}, inputs=[], shape=p.input_shape, params={}, state={},
+                        n_params=0, macs=0, flops=0, act_bytes=0, pos=p.pos, line=p.pos.line, scope="",
+                        blocks=(), train_only=False, aux=None, label=None, skip=None, stmt="input")
+        if not p.body:
+            raise CnnError("the network has no layers", p.pos, "add layers after `input`")
+        scope = Scope(prefix="", labels={}, env={})
+        self.g.graph["output"] = self.run(p.body, scope, "input")
+        self._check_dangling()
+        _receptive_fields(self.g)
+        return self.g
+
+    def run(self, stmts: tuple, scope: Scope, current: str) -> str:
+        for stmt in stmts:
+            current = self.statement(stmt, scope, current)
+        return current
+
+    def statement(self, stmt, scope: Scope, current: str) -> str:
+        label = getattr(stmt, "label", None)
+        if label and label in scope.labels and label not in scope.rebindable:
+            raise CnnError(f"label '{label}' is already defined on line {scope.label_lines[label]}", stmt.pos,
+                           "labels are unique within a file or a block")
+        out = getattr(self, "_" + type(stmt).__name__.lower())(stmt, scope, current)
+        if label:
+            scope.labels[label] = out
+            scope.label_lines[label] = stmt.pos.line
+        return out
+
+    # ---- statements ------------------------------------------------------------------------------
+    def _layer(self, stmt: ast.Layer, scope: Scope, current: str) -> str:
+        op = layer(stmt.op)
+        if op is None:
+            hint = f"`{stmt.op}` is a block: call it as {stmt.op}(...)" if stmt.op in self.blockdefs else None
+            if hint is None and stmt.op in ("concat", "add", "residual", "repeat", "aux", "branch"):
+                hint = f"`{stmt.op}` needs braces: {stmt.op} {{ ... }}"
+            message = unknown_layer_message(stmt.op)
+            near_block = suggest(stmt.op, self.blockdefs)
+            if "did you mean" not in message and near_block:
+                message += near_block.replace("did you mean '", "did you mean the block '")
+            raise CnnError(message, stmt.pos, hint)
+        args = [self.value(e, scope) for e in stmt.args]
+        options = {}
+        for opt in stmt.options:
+            if opt.key in options:
+                raise CnnError(f"option `{opt.key}` is given twice", opt.pos)
+            options[opt.key] = self.value(opt.value, scope)
+        try:
+            attrs = op.resolve(args, options)
+        except ArgError as e:
+            raise CnnError(f"{stmt.op}: {e.message}", self._arg_pos(stmt, e.where), e.hint) from None
+        return self.add(op.name, attrs, [current], scope, stmt.pos, stmt.label, _source_text(stmt), stmt.op)
+
+    def _call(self, stmt: ast.Call, scope: Scope, current: str) -> str:
+        block = self.blockdefs.get(stmt.name)
+        if block is None or block.pos.line > stmt.pos.line and not self.active:
+            if block is not None:
+                raise CnnError(f"block '{stmt.name}' is used before its definition on line {block.pos.line}",
+                               stmt.pos, "define blocks before the statements that use them")
+            hint = f"`{stmt.name}` is a layer: write it without parentheses" if layer(stmt.name) else None
+            raise CnnError(f"unknown block '{stmt.name}'{suggest(stmt.name, self.blockdefs)}", stmt.pos, hint)
+        if stmt.name in self.active:
+            chain = " → ".join(self.active + [stmt.name])
+            raise CnnError(f"block '{stmt.name}' uses itself ({chain})", stmt.pos, "blocks cannot be recursive")
+        env = self._bind_params(block, stmt, scope)
+        name = stmt.label or scope.next_name(block.name)
+        full = scope.prefix + name
+        if full in self.g.graph["blocks"] or self.g.has_node(full):
+            raise CnnError(f"the name '{name}' is already taken in this scope", stmt.pos, "choose another label")
+        inner = scope.child(name, labels={}, label_lines={}, rebindable=set(), env=env, blocks=scope.blocks + (full,))
+        self.g.graph["blocks"][full] = {"block": block.name, "args": dict(env), "pos": stmt.pos, "line": stmt.pos.line,
+                                        "parent": scope.blocks[-1] if scope.blocks else None,
+                                        "aux": scope.aux}
+        self.active.append(stmt.name)
+        try:
+            if not block.body:
+                raise CnnError(f"block '{block.name}' has an empty body", block.pos)
+            return self.run(block.body, inner, current)
+        finally:
+            self.active.pop()
+
+    def _repeat(self, stmt: ast.Repeat, scope: Scope, current: str) -> str:
+        count = self.value(stmt.count, scope)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise CnnError(f"`repeat` needs a whole number ≥ 1, got {show_value(count)}", stmt.count.pos)
+        if count > MAX_NODES:
+            raise CnnError(f"`repeat {count}` would make more than {MAX_NODES:,} layers", stmt.count.pos,
+                           "cnndsl expands every repetition; keep networks under 100,000 layers")
+        if not stmt.body:
+            raise CnnError("`repeat` has an empty body", stmt.pos)
+        before = set(scope.labels)
+        for _ in range(count):
+            current = self.run(stmt.body, scope, current)
+            scope.rebindable |= set(scope.labels) - before
+        return current
+
+    def _merge(self, stmt: ast.Merge, scope: Scope, current: str) -> str:
+        k = scope.counters["merge"] = scope.counters["merge"] + 1
+        outs = []
+        for i, branch in enumerate(stmt.branches, 1):
+            bscope = scope.child(f"b{i}" if k == 1 else f"{stmt.kind}{k}.b{i}")
+            bscope.counters = Counter()
+            outs.append(self.run(branch.body, bscope, current))
+        return self.add(stmt.kind, {}, outs, scope, stmt.pos, stmt.label, stmt.kind)
+
+    def _refmerge(self, stmt: ast.RefMerge, scope: Scope, current: str) -> str:
+        inputs = [current] + [self.ref(r, scope) for r in stmt.refs]
+        text = f"{stmt.kind} " + " ".join(f"@{r.name}" for r in stmt.refs)
+        return self.add(stmt.kind, {}, inputs, scope, stmt.pos, stmt.label, text)
+
+    def _residual(self, stmt: ast.Residual, scope: Scope, current: str) -> str:
+        if not stmt.body:
+            raise CnnError("`residual` has an empty body", stmt.pos, "write the layers the skip goes around")
+        body = self.run(stmt.body, scope, current)
+        skip = current
+        if stmt.shortcut:
+            k = scope.counters["shortcut"] = scope.counters["shortcut"] + 1
+            sscope = scope.child("shortcut" if k == 1 else f"shortcut{k}")
+            sscope.counters = Counter()
+            skip = self.run(stmt.shortcut, sscope, current)
+        got, carried = self.g.nodes[body]["shape"], self.g.nodes[skip]["shape"]
+        if got != carried:
+            what = "the shortcut gives" if stmt.shortcut else "the skip carries"
+            raise CnnError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
+                           stmt.shortcut_pos if stmt.shortcut else stmt.pos, _projection_hint(got, carried))
+        node = self.add("add", {}, [body, skip], scope, stmt.pos, stmt.label, "residual")
+        self.g.nodes[node]["skip"] = "projection" if stmt.shortcut else "identity"
+        return node
+
+    def _from(self, stmt: ast.From, scope: Scope, current: str) -> str:
+        return self.ref(stmt.ref, scope)
+
+    def _aux(self, stmt: ast.Aux, scope: Scope, current: str) -> str:
+        weight = 0.3
+        for opt in stmt.options:
+            if opt.key != "weight":
+                raise CnnError(f"`aux` has no option `{opt.key}`{suggest(opt.key, ['weight'])}", opt.pos,
+                               "usage: aux weight=0.3 { ... }")
+            weight = self.value(opt.value, scope)
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+                raise CnnError(f"`weight` must be a number ≥ 0, not {show_value(weight)}", opt.pos)
+        if not stmt.body:
+            raise CnnError("`aux` has an empty body", stmt.pos, "write the head's layers, e.g. aux { gap; flatten; dense 10 }")
+        if scope.aux:
+            raise CnnError("an aux head cannot start inside another aux head", stmt.pos)
+        name = scope.next_name("aux")
+        ascope = scope.child(name, aux=scope.prefix + name)
+        ascope.counters = Counter()
+        out = self.run(stmt.body, ascope, current)
+        self.g.graph["aux_heads"].append({"name": ascope.aux, "node": out, "weight": float(weight), "pos": stmt.pos})
+        return current
+
+    def _shortcut(self, stmt, scope, current):  # pragma: no cover - the parser attaches every shortcut
+        raise CnnError("`shortcut` must follow a `residual { }`", stmt.pos)
+
+    # ---- nodes, labels, values -------------------------------------------------------------------
+    def add(self, op_name: str, attrs: dict, inputs: list[str], scope: Scope, pos: SourcePosition,
+            label: str | None, text: str, base: str | None = None) -> str:
+        if self.g.number_of_nodes() >= MAX_NODES:
+            raise CnnError(f"the network grows past {MAX_NODES:,} layers", pos,
+                           "check the `repeat` counts; cnndsl expands every repetition")
+        op = OPS[op_name]
+        ins = [self.g.nodes[i]["shape"] for i in inputs]
+        try:
+            shape = op.infer(attrs, ins)
+            params, state = op.param_shapes(attrs, ins), op.state_shapes(attrs, ins)
+        except ShapeError as e:
+            raise CnnError(f"{text}: {e.message}", pos, e.hint) from None
+        name = scope.prefix + label if label else self._fresh(scope, base or op_name)
+        if label and label in scope.rebindable:  # a later pass of a repeat: x, x_2, x_3, ...
+            k = 2
+            while self.g.has_node(f"{scope.prefix}{label}_{k}"):
+                k += 1
+            name = f"{scope.prefix}{label}_{k}"
+        if self.g.has_node(name):
+            raise CnnError(f"label '{label}' clashes with the generated name of the layer on line "
+                           f"{self.g.nodes[name]['line']}", pos, "choose another label")
+        self.g.add_node(
+            name, op=op_name, attrs=attrs, inputs=list(inputs), shape=shape, params=params, state=state,
+            n_params=sum(math.prod(s) for s in params.values()), macs=op.macs(attrs, ins, shape),
+            flops=op.flops(attrs, ins, shape), act_bytes=4 * math.prod(shape), pos=pos, line=pos.line,
+            scope=scope.prefix[:-1], blocks=scope.blocks, train_only=scope.aux is not None, aux=scope.aux,
+            label=label, skip=None, stmt=text,
+        )
+        for i in dict.fromkeys(inputs):
+            self.g.add_edge(i, name)
+        return name
+
+    def _fresh(self, scope: Scope, base: str) -> str:
+        while True:
+            name = scope.prefix + scope.next_name(base)
+            if not self.g.has_node(name) and name not in self.g.graph["blocks"]:
+                return name
+
+    def ref(self, ref: ast.Ref, scope: Scope) -> str:
+        if ref.name not in scope.labels:
+            where = "in this block" if scope.blocks else "before this point"
+            raise CnnError(f"unknown label '@{ref.name}'{suggest(ref.name, scope.labels)}", ref.pos,
+                           f"labels are written `name: statement` and must be defined {where}")
+        return scope.labels[ref.name]
+
+    def value(self, expr, scope: Scope):
+        """Evaluate an argument expression with the block parameters in scope."""
+        if isinstance(expr, ast.Num):
+            return expr.value
+        if isinstance(expr, ast.Size):
+            return (expr.h, expr.w)
+        if isinstance(expr, ast.Name):
+            if expr.id in scope.env:
+                return scope.env[expr.id]
+            if expr.id in _WORDS:
+                return _WORDS[expr.id]
+            known = list(scope.env) + list(_WORDS)
+            hint = "inside a block, names are its parameters" if scope.env else "names here are `same`, `valid`, `true`, `false`"
+            raise CnnError(f"unknown name '{expr.id}'{suggest(expr.id, known)}", expr.pos, hint)
+        if isinstance(expr, ast.Neg):
+            v = self.value(expr.operand, scope)
+            self._need_number(v, expr.operand, "-")
+            return -v
+        left, right = self.value(expr.left, scope), self.value(expr.right, scope)
+        self._need_number(left, expr.left, expr.op)
+        self._need_number(right, expr.right, expr.op)
+        if expr.op == "+":
+            return left + right
+        if expr.op == "-":
+            return left - right
+        if expr.op == "*":
+            return left * right
+        if right == 0:
+            raise CnnError("division by zero", expr.right.pos)
+        if not (isinstance(left, int) and isinstance(right, int)):
+            raise CnnError("`//` divides whole numbers", expr.pos)
+        return left // right
+
+    @staticmethod
+    def _need_number(v, expr, op: str) -> None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise CnnError(f"`{op}` needs numbers, not {show_value(v)}", expr.pos)
+
+    def _bind_params(self, block: ast.BlockDef, call: ast.Call, scope: Scope) -> dict:
+        names = [p.name for p in block.params]
+        if len(call.args) > len(names):
+            raise CnnError(f"{block.name}() takes {len(names)} argument{'s' if len(names) != 1 else ''} "
+                           f"({', '.join(names) or 'none'}), got {len(call.args)}", call.pos)
+        env = {name: self.value(arg, scope) for name, arg in zip(names, call.args)}
+        for kw in call.kwargs:
+            if kw.key not in names:
+                raise CnnError(f"{block.name}() has no parameter '{kw.key}'{suggest(kw.key, names)}", kw.pos,
+                               f"its parameters are {', '.join(names) or 'none'}")
+            if kw.key in env:
+                raise CnnError(f"{block.name}(): '{kw.key}' is given twice", kw.pos)
+            env[kw.key] = self.value(kw.value, scope)
+        for param in block.params:
+            if param.name not in env:
+                if param.default is None:
+                    raise CnnError(f"{block.name}() needs a value for '{param.name}'", call.pos,
+                                   f"call it as {block.name}({', '.join(names)})")
+                env[param.name] = self.value(param.default, Scope(prefix="", labels={}, env=dict(env)))
+        return {p.name: env[p.name] for p in block.params}
+
+    @staticmethod
+    def _arg_pos(stmt: ast.Layer, where) -> SourcePosition:
+        if isinstance(where, str):
+            for opt in stmt.options:
+                if opt.key == where:
+                    return opt.pos
+        if isinstance(where, int) and where < len(stmt.args):
+            return stmt.args[where].pos
+        return stmt.pos
+
+    # ---- checks ----------------------------------------------------------------------------------
+    def _check_dangling(self) -> None:
+        ends = {self.g.graph["output"]} | {h["node"] for h in self.g.graph["aux_heads"]}
+        useful = set(ends)
+        for end in ends:
+            useful |= nx.ancestors(self.g, end)
+        dangling = [n for n in self.g if n not in useful and self.g.out_degree(n) == 0]
+        if dangling:
+            last = min(dangling, key=lambda n: (self.g.nodes[n]["line"], self.g.nodes[n]["pos"].column))
+            data = self.g.nodes[last]
+            raise CnnError(f"the output of `{data['stmt']}` is never used", data["pos"],
+                           "every chain must reach the network's output or an aux head: merge it "
+                           "(`add @label`, `concat @label`) or remove it")
+
+
+def _source_text(stmt: ast.Layer) -> str:
+    """The statement as the user wrote it, for messages: `conv 64 3x3`."""
+    line = stmt.pos.source.line(stmt.pos.line)[stmt.pos.column - 1:]
+    return line.split(";")[0].split("#")[0].split("}")[0].strip() or stmt.op
+
+
+def _projection_hint(got: tuple, carried: tuple) -> str | None:
+    if len(got) == 3 and len(carried) == 3:
+        stride = max(carried[1] // max(got[1], 1), 1)
+        opts = f" stride={stride}" if stride > 1 else ""
+        return f"add `shortcut {{ conv {got[0]} 1x1{opts} }}` to project the skip"
+    return "make the body keep the input's shape, or project the skip with `shortcut { ... }`"
+
+
+def _receptive_fields(g: nx.DiGraph) -> None:
+    """Receptive field and jump (input pixels between neighbouring outputs) of every node."""
+    for node in nx.topological_sort(g):
+        data = g.nodes[node]
+        if data["op"] == "input":
+            data["rf"], data["jump"] = (1, 1), (1, 1)
+            continue
+        preds = [g.nodes[i] for i in data["inputs"]]
+        rf = tuple(max(p["rf"][d] for p in preds) for d in (0, 1))
+        jump = tuple(max(p["jump"][d] for p in preds) for d in (0, 1))
+        win = OPS[data["op"]].window(data["attrs"], [p["shape"] for p in preds])
+        if win is not None:
+            kernel, stride = win
+            rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump))
+            jump = tuple(j * s for j, s in zip(jump, stride))
+        data["rf"], data["jump"] = rf, jump

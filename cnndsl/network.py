@@ -1,0 +1,118 @@
+"""The Network: a parsed, expanded and checked .cnn file — its graph, its totals, its views."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import networkx as nx
+
+from .errors import CnnError, suggest
+from .graph.build import build
+from .language.parser import parse as parse_program
+from .resources import shipped_architectures
+
+
+class Network:
+    """One network: `.graph` is the networkx DiGraph (one node per layer, in source order).
+
+    Totals are per sample (batch 1): params, inference_params (aux heads excluded), macs, flops,
+    activation_bytes (float32 outputs of every layer).
+    """
+
+    def __init__(self, graph: nx.DiGraph, source: str = "<string>"):
+        self.graph = graph
+        self.source = source
+        self.name: str = graph.graph["name"]
+        self.input_shape: tuple[int, ...] = graph.graph["input_shape"]
+        self.output: str = graph.graph["output"]
+        self.aux_heads: list[dict] = graph.graph["aux_heads"]
+
+    # ---- totals ----------------------------------------------------------------------------------
+    @cached_property
+    def layers(self) -> list[str]:
+        """Layer nodes in source order (every node is added after its inputs: a topological order)."""
+        return [n for n in self.graph if n != "input"]
+
+    def _sum(self, key: str, inference: bool = False) -> int:
+        nodes = self.graph.nodes
+        return sum(nodes[n][key] for n in self.layers if not (inference and nodes[n]["train_only"]))
+
+    @property
+    def params(self) -> int:
+        return self._sum("n_params")
+
+    @property
+    def inference_params(self) -> int:
+        return self._sum("n_params", inference=True)
+
+    @property
+    def macs(self) -> int:
+        return self._sum("macs")
+
+    @property
+    def inference_macs(self) -> int:
+        return self._sum("macs", inference=True)
+
+    @property
+    def flops(self) -> int:
+        return self._sum("flops")
+
+    @property
+    def activation_bytes(self) -> int:
+        return self._sum("act_bytes")
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.graph.nodes[self.output]["shape"]
+
+    def totals(self) -> dict[str, int]:
+        return {"params": self.params, "inference_params": self.inference_params, "macs": self.macs,
+                "flops": self.flops, "activation_bytes": self.activation_bytes}
+
+    # ---- views -----------------------------------------------------------------------------------
+    def summary(self, depth: int | None = None, width: int = 110) -> str:
+        """The per-layer table with block subtotals and a totals footer, as plain text."""
+        from .summary import summary_text
+        return summary_text(self, depth=depth, width=width)
+
+    def to_dict(self) -> dict:
+        """The summary as JSON-ready data (the format of `cnndsl summary --json`)."""
+        from .summary import summary_dict
+        return summary_dict(self)
+
+    def __repr__(self) -> str:
+        return (f"<Network {self.name}: {len(self.layers)} layers, {self.params:,} params, "
+                f"{self.macs:,} MACs>")
+
+
+def parse(text: str, filename: str = "<string>") -> Network:
+    """Parse, expand and check .cnn text. Raises CnnError (with file:line:col) on any mistake."""
+    return Network(build(parse_program(text, filename)), filename)
+
+
+def load(path_or_name: str | Path) -> Network:
+    """A .cnn file by path, or a shipped architecture by name (`cnndsl.load("resnet50")`)."""
+    path = resolve(path_or_name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CnnError(f"{path} is not UTF-8 text") from None
+    except OSError as e:
+        raise CnnError(f"cannot read {path}: {e.strerror}") from None
+    return parse(text, str(path))
+
+
+def resolve(path_or_name: str | Path) -> Path:
+    """A path that exists, or the shipped architecture of that name."""
+    path = Path(path_or_name)
+    if path.exists():
+        if path.is_dir():
+            raise CnnError(f"{path} is a folder, not a .cnn file")
+        return path
+    shipped = shipped_architectures()
+    if str(path_or_name) in shipped:
+        return shipped[str(path_or_name)]
+    known = ", ".join(shipped)
+    raise CnnError(f"no file or shipped architecture named '{path_or_name}'{suggest(str(path_or_name), shipped)}",
+                   hint=f"shipped architectures: {known}")

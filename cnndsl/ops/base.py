@@ -1,0 +1,192 @@
+"""What every op is: its arguments, its shape rule, its parameters and costs, how it reads in a table.
+
+An op is a class registered by name (ops/__init__.py). Everything cnndsl knows about `conv` is found
+from ops/conv.py: adding an op touches its module, its kernel file and its tests.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import suggest
+
+Shape = tuple[int, ...]
+Attrs = dict[str, Any]
+
+REQUIRED = object()
+SAME_AS_KERNEL = object()
+
+
+class ShapeError(Exception):
+    """An op's input does not fit; the expander adds the statement's position."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+class ArgError(Exception):
+    """An argument is missing, unknown or of the wrong kind; `where` names it (an option key, or None)."""
+
+    def __init__(self, message: str, where: str | int | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.where, self.hint = message, where, hint
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One positional argument or option: its name, its kind, its default and a line of help."""
+
+    name: str
+    kind: str  # int, count, size, pad, float, prob, bool
+    default: Any = REQUIRED
+    help: str = ""
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def fmt_size(size: tuple[int, int]) -> str:
+    return f"{size[0]}×{size[1]}"
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+_KIND_TEXT = {
+    "int": "a whole number ≥ 1",
+    "count": "a whole number ≥ 0",
+    "size": "a size like 3x3 or a whole number",
+    "pad": "a whole number, a size like 1x2, `same` or `valid`",
+    "float": "a number",
+    "prob": "a probability in [0, 1)",
+    "bool": "`true` or `false`",
+}
+
+
+def convert(arg: Arg, value: Any) -> Any:
+    """Check and normalize one argument value; raise ArgError saying what was expected."""
+    kind = arg.kind
+    ok = True
+    if kind in ("int", "count"):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= (1 if kind == "int" else 0)
+    elif kind == "size":
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = (value, value)
+        ok = isinstance(value, tuple) and min(value) >= 1
+    elif kind == "pad":
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = (value, value)
+        ok = (isinstance(value, tuple) and min(value) >= 0) or value in ("same", "valid")
+    elif kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind == "prob":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+        value = float(value) if ok else value
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    if not ok:
+        raise ArgError(f"`{arg.name}` must be {_KIND_TEXT[kind]}, not {show_value(value)}", arg.name)
+    return value
+
+
+def show_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+class Op:
+    """Base of every op. Subclasses set the class attributes and override what differs."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    family: ClassVar[str] = "other"  # colours and legend in diagrams
+    positional: ClassVar[tuple[Arg, ...]] = ()
+    options: ClassVar[tuple[Arg, ...]] = ()
+    variadic: ClassVar[bool] = False  # merges take several inputs
+    fuses: ClassVar[bool] = False  # drawn inside the node of the layer before it (activations, bn)
+    help: ClassVar[str] = ""
+
+    # ---- arguments --------------------------------------------------------------------------------
+    def resolve(self, args: list[Any], options: dict[str, Any]) -> Attrs:
+        """Positional and key=value values → the full attribute dict, defaults filled in."""
+        if len(args) > len(self.positional):
+            expected = " ".join(a.name for a in self.positional) or "no positional arguments"
+            raise ArgError(f"takes {len(self.positional)} positional argument"
+                           f"{'s' if len(self.positional) != 1 else ''} ({expected}), got {len(args)}",
+                           len(self.positional))
+        attrs: Attrs = {}
+        for spec, value in zip(self.positional, args):
+            attrs[spec.name] = convert(spec, value)
+        known = {a.name: a for a in self.positional + self.options}
+        for key, value in options.items():
+            if key not in known:
+                raise ArgError(f"no option `{key}`{suggest(key, known)}", key,
+                               self.usage())
+            if key in attrs:
+                raise ArgError(f"`{key}` is given twice", key)
+            attrs[key] = convert(known[key], value)
+        for spec in self.positional + self.options:
+            if spec.name in attrs:
+                continue
+            if spec.default is REQUIRED:
+                raise ArgError(f"needs `{spec.name}` ({_KIND_TEXT[spec.kind]})", None, self.usage())
+            attrs[spec.name] = attrs["kernel"] if spec.default is SAME_AS_KERNEL else convert(spec, spec.default)
+        return attrs
+
+    def usage(self) -> str:
+        parts = [self.name] + [a.name for a in self.positional]
+        parts += [f"{a.name}={show_value(a.default) if a.default is not SAME_AS_KERNEL else 'kernel'}"
+                  for a in self.options]
+        return "usage: " + " ".join(parts)
+
+    # ---- shapes and costs (per sample) -----------------------------------------------------------
+    def infer(self, a: Attrs, ins: list[Shape]) -> Shape:
+        return ins[0]
+
+    def param_shapes(self, a: Attrs, ins: list[Shape]) -> dict[str, Shape]:
+        return {}
+
+    def state_shapes(self, a: Attrs, ins: list[Shape]) -> dict[str, Shape]:
+        """Buffers that are saved with the weights but not trained (batch norm's running statistics)."""
+        return {}
+
+    def macs(self, a: Attrs, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def flops(self, a: Attrs, ins: list[Shape], out: Shape) -> int:
+        return 0
+
+    def window(self, a: Attrs, ins: list[Shape]) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """(effective kernel, stride) for the receptive field; None keeps the input's field."""
+        return None
+
+    def describe(self, a: Attrs) -> str:
+        """The op as a table row or a diagram node reads it: 'conv 64 3×3 /2'."""
+        return self.name
+
+
+def needs_image(op: Op, shape: Shape) -> None:
+    if len(shape) != 3:
+        raise ShapeError(f"`{op.name}` needs a C×H×W input, got {fmt_shape(shape)}",
+                         "spatial layers go before `flatten`")
+
+
+def window_out(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
+    """PyTorch's output size: floor((in + 2p − d(k−1) − 1) / s) + 1, ceil where asked (and the last
+    window must start inside the input or the left padding, as PyTorch requires)."""
+    span = size + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out

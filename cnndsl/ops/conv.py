@@ -1,0 +1,81 @@
+"""conv: 2-D convolution (cross-correlation, as in PyTorch), with stride, padding, dilation and groups."""
+
+from __future__ import annotations
+
+from .base import Arg, ArgError, Attrs, Op, Shape, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
+
+
+def resolve_pad(a: Attrs, op: str) -> Attrs:
+    """`same` pads so that stride 1 keeps H×W (out = ceil(in/stride)); `valid` is no padding."""
+    if a["pad"] == "valid":
+        a["pad"] = (0, 0)
+    elif a["pad"] == "same":
+        dil = a.get("dilation", (1, 1))
+        span = [d * (k - 1) for d, k in zip(dil, a["kernel"])]
+        if any(s % 2 for s in span):
+            raise ArgError(f"`pad=same` with the {fmt_size(a['kernel'])} kernel of `{op}` needs uneven padding",
+                           "pad", "give the padding explicitly, e.g. pad=1")
+        a["pad"] = (span[0] // 2, span[1] // 2)
+    return a
+
+
+class Conv(Op):
+    name = "conv"
+    family = "conv"
+    help = "2-D convolution: W[out, in/groups, kh, kw] (+ b[out])"
+    positional = (Arg("out_channels", "int", help="output channels"), Arg("kernel", "size", help="kernel size"))
+    options = (
+        Arg("stride", "size", 1),
+        Arg("pad", "pad", 0),
+        Arg("dilation", "size", 1),
+        Arg("groups", "int", 1),
+        Arg("bias", "bool", True),
+    )
+
+    def resolve(self, args, options):
+        a = resolve_pad(super().resolve(args, options), self.name)
+        if a["out_channels"] % a["groups"]:
+            raise ArgError(f"{a['out_channels']} output channels do not split into {a['groups']} groups", "groups")
+        return a
+
+    def infer(self, a, ins):
+        (x,) = ins
+        needs_image(self, x)
+        c, h, w = x
+        if c % a["groups"]:
+            raise ShapeError(f"{c} input channels do not split into {a['groups']} groups",
+                             "groups must divide both the input and the output channels")
+        oh, ow = (window_out(n, k, s, p, d) for n, k, s, p, d in
+                  zip((h, w), a["kernel"], a["stride"], a["pad"], a["dilation"]))
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"the {fmt_size(a['kernel'])} kernel does not fit the {fmt_shape(x)} input",
+                             "reduce the kernel or the striding before it, or pad the input")
+        return (a["out_channels"], oh, ow)
+
+    def param_shapes(self, a, ins):
+        kh, kw = a["kernel"]
+        shapes = {"weight": (a["out_channels"], ins[0][0] // a["groups"], kh, kw)}
+        if a["bias"]:
+            shapes["bias"] = (a["out_channels"],)
+        return shapes
+
+    def macs(self, a, ins, out):
+        kh, kw = a["kernel"]
+        return numel(out) * (ins[0][0] // a["groups"]) * kh * kw
+
+    def flops(self, a, ins, out):
+        return 2 * self.macs(a, ins, out) + (numel(out) if a["bias"] else 0)
+
+    def window(self, a, ins):
+        k = tuple(d * (k - 1) + 1 for d, k in zip(a["dilation"], a["kernel"]))
+        return k, a["stride"]
+
+    def describe(self, a):
+        text = f"conv {a['out_channels']} {fmt_size(a['kernel'])}"
+        if a["stride"] != (1, 1):
+            text += f" /{a['stride'][0] if a['stride'][0] == a['stride'][1] else fmt_size(a['stride'])}"
+        if a["dilation"] != (1, 1):
+            text += f" dil {a['dilation'][0]}"
+        if a["groups"] != 1:
+            text += f" g{a['groups']}"
+        return text

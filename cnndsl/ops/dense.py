@@ -1,0 +1,36 @@
+"""dense (fc): a fully connected layer, y = W x + b on a 1-D input."""
+
+from __future__ import annotations
+
+from .base import Arg, Op, ShapeError, fmt_shape
+
+
+class Dense(Op):
+    name = "dense"
+    aliases = ("fc",)
+    family = "dense"
+    help = "fully connected: W[out, in] (+ b[out]); needs a 1-D input"
+    positional = (Arg("out_features", "int", help="output features"),)
+    options = (Arg("bias", "bool", True),)
+
+    def infer(self, a, ins):
+        (x,) = ins
+        if len(x) != 1:
+            raise ShapeError(f"`dense` needs a 1-D input, got {fmt_shape(x)}",
+                             f"add `flatten` before it (it gives {x[0] * x[1] * x[2]})" if len(x) == 3 else None)
+        return (a["out_features"],)
+
+    def param_shapes(self, a, ins):
+        shapes = {"weight": (a["out_features"], ins[0][0])}
+        if a["bias"]:
+            shapes["bias"] = (a["out_features"],)
+        return shapes
+
+    def macs(self, a, ins, out):
+        return ins[0][0] * out[0]
+
+    def flops(self, a, ins, out):
+        return 2 * self.macs(a, ins, out) + (out[0] if a["bias"] else 0)
+
+    def describe(self, a):
+        return f"dense {a['out_features']}"

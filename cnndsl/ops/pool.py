@@ -1,0 +1,78 @@
+"""Pooling: maxpool and avgpool over windows (overlapping when stride < kernel), and global average pooling."""
+
+from __future__ import annotations
+
+from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
+from .conv import resolve_pad
+
+
+class _Pool(Op):
+    family = "pool"
+    positional = (Arg("kernel", "size", help="window size"),)
+    options = (
+        Arg("stride", "size", SAME_AS_KERNEL),
+        Arg("pad", "pad", 0),
+        Arg("ceil", "bool", False),
+    )
+
+    def resolve(self, args, options):
+        return resolve_pad(super().resolve(args, options), self.name)
+
+    def infer(self, a, ins):
+        (x,) = ins
+        needs_image(self, x)
+        c, h, w = x
+        for k, p in zip(a["kernel"], a["pad"]):
+            if p > k // 2:
+                raise ShapeError(f"padding {p} is more than half the {fmt_size(a['kernel'])} window",
+                                 "PyTorch allows at most kernel//2 padding in pooling")
+        oh, ow = (window_out(n, k, s, p, ceil=a["ceil"]) for n, k, s, p in
+                  zip((h, w), a["kernel"], a["stride"], a["pad"]))
+        if oh < 1 or ow < 1:
+            raise ShapeError(f"the {fmt_size(a['kernel'])} window does not fit the {fmt_shape(x)} input",
+                             "use a smaller window, or `gap` to pool everything")
+        return (c, oh, ow)
+
+    def flops(self, a, ins, out):
+        return numel(out) * a["kernel"][0] * a["kernel"][1]
+
+    def window(self, a, ins):
+        return a["kernel"], a["stride"]
+
+    def describe(self, a):
+        text = f"{self.name} {fmt_size(a['kernel'])}"
+        if a["stride"] != a["kernel"]:
+            s = a["stride"]
+            text += f" /{s[0] if s[0] == s[1] else fmt_size(s)}"
+        return text
+
+
+class MaxPool(_Pool):
+    name = "maxpool"
+    help = "max over each window; stride defaults to the kernel"
+
+
+class AvgPool(_Pool):
+    name = "avgpool"
+    help = "mean over each window (padded zeros count, as in PyTorch); stride defaults to the kernel"
+
+
+class GlobalAvgPool(Op):
+    name = "globalavgpool"
+    aliases = ("gap",)
+    family = "pool"
+    help = "mean over all of H×W: C×H×W → C×1×1"
+
+    def infer(self, a, ins):
+        (x,) = ins
+        needs_image(self, x)
+        return (x[0], 1, 1)
+
+    def flops(self, a, ins, out):
+        return numel(ins[0])
+
+    def window(self, a, ins):
+        return (ins[0][1], ins[0][2]), (1, 1)
+
+    def describe(self, a):
+        return "global avgpool"

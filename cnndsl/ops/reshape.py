@@ -1,0 +1,18 @@
+"""flatten: C×H×W → C·H·W, in C-major order (as torch.flatten(x, 1))."""
+
+from __future__ import annotations
+
+from .base import Op, numel
+
+
+class Flatten(Op):
+    name = "flatten"
+    family = "reshape"
+    help = "C×H×W → C·H·W (a 1-D input passes through)"
+
+    def infer(self, a, ins):
+        return (numel(ins[0]),)
+
+    def window(self, a, ins):
+        x = ins[0]
+        return ((x[1], x[2]), (1, 1)) if len(x) == 3 else None

@@ -1,0 +1,148 @@
+"""The summary: a per-layer table in the manner of torchinfo and Keras, with block subtotals and totals.
+
+MACs count the multiply-accumulates of conv and dense layers (bias excluded), as fvcore and most papers do.
+FLOPs are 2 × MACs plus bias adds plus the element-wise work of every other layer (docs/language.md).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from .ops import OPS, fmt_shape
+
+if TYPE_CHECKING:
+    from .network import Network
+
+
+def human(n: float, unit: str = "") -> str:
+    """1234567 → '1.23 M'."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= factor:
+            return f"{n / factor:.2f} {prefix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def fmt_rf(rf: tuple[int, int]) -> str:
+    return str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}×{rf[1]}"
+
+
+def _json_rf(rf: tuple[int, int]) -> int | list[int]:
+    return rf[0] if rf[0] == rf[1] else list(rf)
+
+
+def describe(data: dict) -> str:
+    return OPS[data["op"]].describe(data["attrs"]) if data["op"] not in ("add", "concat") else data["stmt"]
+
+
+def block_totals(net: Network) -> dict[str, dict]:
+    """Per block instance: params, MACs, FLOPs, its output node and nesting depth."""
+    nodes = net.graph.nodes
+    totals = {name: {**info, "params": 0, "macs": 0, "flops": 0, "last": None, "depth": 0}
+              for name, info in net.graph.graph["blocks"].items()}
+    for name, info in totals.items():
+        parent, depth = info["parent"], 0
+        while parent:
+            depth, parent = depth + 1, totals[parent]["parent"]
+        info["depth"] = depth
+    for n in net.layers:
+        for b in nodes[n]["blocks"]:
+            t = totals[b]
+            t["params"] += nodes[n]["n_params"]
+            t["macs"] += nodes[n]["macs"]
+            t["flops"] += nodes[n]["flops"]
+            if nodes[n]["aux"] == t["aux"]:
+                t["last"] = n
+    return totals
+
+
+def summary_dict(net: Network) -> dict:
+    nodes = net.graph.nodes
+    layers = [{
+        "name": n,
+        "op": nodes[n]["op"],
+        "block": nodes[n]["blocks"][-1] if nodes[n]["blocks"] else None,
+        "output_shape": list(nodes[n]["shape"]),
+        "params": nodes[n]["n_params"],
+        "macs": nodes[n]["macs"],
+        "flops": nodes[n]["flops"],
+        "receptive_field": _json_rf(nodes[n]["rf"]),
+        "line": nodes[n]["line"],
+    } for n in net.layers]
+    return {"name": net.name, "input": list(net.input_shape), "output": list(net.output_shape),
+            "totals": net.totals(), "layers": layers}
+
+
+def _call_text(info: dict) -> str:
+    return f"{info['block']}({', '.join(str(v) for v in info['args'].values())})"
+
+
+def build_table(net: Network, depth: int | None = None) -> Table:
+    nodes = net.graph.nodes
+    blocks = block_totals(net)
+    table = Table(box=box.SIMPLE_HEAD, title=f"{net.name} — input {fmt_shape(net.input_shape)}",
+                  title_justify="left", show_footer=False, pad_edge=False)
+    table.add_column("Layer", no_wrap=True)
+    table.add_column("Op", no_wrap=True)
+    table.add_column("Output", justify="right", no_wrap=True)
+    table.add_column("Params", justify="right")
+    table.add_column("MACs", justify="right")
+    table.add_column("RF", justify="right")
+    opened: set[str] = set()
+    for n in net.layers:
+        data = nodes[n]
+        for b in data["blocks"]:
+            info = blocks[b]
+            if b in opened or (depth is not None and info["depth"] > depth):
+                continue
+            opened.add(b)
+            last = nodes[info["last"]]
+            collapsed = depth is not None and info["depth"] == depth
+            mark = ("" if collapsed else " ▾") + (" (train)" if info["aux"] else "")
+            table.add_row("  " * info["depth"] + b + mark, _call_text(info), fmt_shape(last["shape"]),
+                          f"{info['params']:,}", f"{info['macs']:,}", fmt_rf(last["rf"]),
+                          style="bold dim" if info["aux"] else "bold")
+        level = len(data["blocks"])
+        if depth is not None and level > depth:
+            continue
+        name = "  " * level + n + (" (train)" if data["train_only"] else "")
+        table.add_row(name, describe(data), fmt_shape(data["shape"]), f"{data['n_params']:,}" if data["n_params"] else "",
+                      f"{data['macs']:,}" if data["macs"] else "", fmt_rf(data["rf"]),
+                      style="dim" if data["train_only"] else None)
+    return table
+
+
+def footer_lines(net: Network) -> list[str]:
+    aux = net.params - net.inference_params
+    params = f"Params:       {net.params:,} ({human(net.params)})"
+    if aux:
+        params += f" — {net.inference_params:,} at inference; aux heads {aux:,} (training only)"
+    lines = [
+        params,
+        f"MACs:         {net.macs:,} ({human(net.macs)}) — multiply-accumulates of conv and dense layers, bias excluded",
+        f"FLOPs:        {net.flops:,} ({human(net.flops)}) — 2 × MACs + bias adds + element-wise work of the other layers",
+        f"Activations:  {net.activation_bytes:,} bytes ({human(net.activation_bytes, 'B')}) per image, float32 outputs of every layer",
+    ]
+    if aux:
+        lines.insert(2, f"              {net.inference_macs:,} MACs at inference (aux heads excluded)")
+    out = net.graph.nodes[net.output]
+    lines.append(f"Output:       {fmt_shape(out['shape'])}; receptive field {fmt_rf(out['rf'])}, "
+                 f"jump {fmt_rf(out['jump'])} input pixels")
+    return lines
+
+
+def summary_text(net: Network, depth: int | None = None, width: int = 110) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, force_terminal=False, highlight=False)
+    print_summary(net, console, depth)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+
+
+def print_summary(net: Network, console: Console, depth: int | None = None) -> None:
+    console.print(build_table(net, depth))
+    for line in footer_lines(net):
+        console.print(line, highlight=False, soft_wrap=True)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine, installing what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh --test
+# One numba cache for the whole run (and across runs): kernels compile once.
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.numba_cache}"
+exec python3 -m pytest "$@"

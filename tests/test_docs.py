@@ -1,0 +1,63 @@
+"""Every example in the README and docs/ runs: .cnn blocks parse, Python blocks pass as doctests,
+console blocks' `$ cnndsl …` commands exit 0, and the main job runs end to end."""
+
+import doctest
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
+
+
+def blocks(kind: str):
+    for path in DOCS:
+        for i, match in enumerate(FENCE.finditer(path.read_text())):
+            if match.group(1) == kind:
+                yield pytest.param(match.group(2), id=f"{path.name}-{i}")
+
+
+@pytest.mark.parametrize("text", list(blocks("cnn")))
+def test_cnn_examples_parse(text):
+    cnndsl.parse(text, "example.cnn")
+
+
+@pytest.mark.parametrize("text", list(blocks("python")))
+def test_python_examples(text):
+    test = doctest.DocTestParser().get_doctest(text, {}, "example", None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.failures == 0 and runner.tries > 0
+
+
+@pytest.mark.parametrize("text", list(blocks("console")))
+def test_console_examples(text, tmp_path):
+    commands = [line[2:] for line in text.splitlines() if line.startswith("$ ")]
+    assert commands
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "cnndsl"
+        run = subprocess.run([sys.executable, "-m", "cnndsl", *argv[1:]], cwd=ROOT, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    first = next(FENCE.finditer((ROOT / "README.md").read_text())).group(2).splitlines()
+    assert [line.split("#")[0].strip() for line in first] == ["bash scripts/main.sh", "bash scripts/test.sh"]
+    assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text() or "scripts/test.sh" in (
+        ROOT / ".ci" / "run").read_text()
+
+
+def test_main_job_runs(tmp_path):
+    env = dict(os.environ, CNNDSL_SKIP_INSTALL="1", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    run = subprocess.run(["bash", "scripts/main.sh"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "LeNet5" in run.stdout and "inception5b" in run.stdout and (ROOT / "out" / "resnet50.json").exists()
