@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable
 
 
@@ -20,9 +21,12 @@ class Source:
     name: str
     text: str = field(repr=False)
 
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        return lines[number - 1] if 1 <= number <= len(lines) else ""
+        return self.lines[number - 1] if 1 <= number <= len(self.lines) else ""
 
 
 @dataclass(frozen=True)
