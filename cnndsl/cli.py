@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 
 from rich.console import Console
 
@@ -19,6 +18,7 @@ EPILOG = """examples:
   cnndsl check my_net.cnn              parse and check a file (exit 1 on an error)
   cnndsl summary resnet50 --depth 1    per-layer table, blocks collapsed below depth 1
   cnndsl summary lenet5 --json         the same as JSON
+  cnndsl render googlenet -o g.svg     draw it (.svg .png .pdf .dot); --depth 0 folds the blocks
 """
 
 
@@ -56,13 +56,21 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
     p.set_defaults(func=cmd_list)
 
-    for register in _EXTENSIONS:
-        register(sub)
+    p = sub.add_parser("render", help="draw the network: .svg, .png, .pdf or .dot",
+                       description="Draw the network as a textbook-style diagram. The format is taken from "
+                                   "the output file's extension; all but .dot need Graphviz's `dot` program.")
+    _network_arg(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write: x.svg, x.png, x.pdf, x.dot")
+    p.add_argument("--depth", type=_depth, default=None, metavar="N",
+                   help="fold block instances nested N deep into one node (0: one node per top-level block); "
+                        "default: every layer")
+    p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("gallery", help="regenerate the SVG of every shipped architecture")
+    p.add_argument("folder", nargs="?", default="docs/gallery", help="where to write them (default: docs/gallery)")
+    p.set_defaults(func=cmd_gallery)
     return parser
-
-
-# Later command modules (render, run, train) add their subcommands here.
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def _console() -> Console:
@@ -98,6 +106,20 @@ def cmd_list(args) -> int:
         table.add_row(name, net.name, "×".join(map(str, net.input_shape)), f"{net.params:,}", f"{net.macs:,}",
                       first.split(" — ")[0].split(",")[0])
     _console().print(table)
+    return 0
+
+
+def cmd_render(args) -> int:
+    from .render.dot import render
+    out = render(load(args.network), args.output, args.depth, args.rankdir)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_gallery(args) -> int:
+    from .render.gallery import write_gallery
+    for path in write_gallery(args.folder):
+        print(f"wrote {path}")
     return 0
 
 

@@ -81,6 +81,23 @@ class Network:
         from .summary import summary_dict
         return summary_dict(self)
 
+    def diagram(self, depth: int | None = None, rankdir: str = "TB"):
+        """The graphviz.Digraph of the network (see cnndsl/render/dot.py)."""
+        from .render.dot import diagram
+        return diagram(self, depth, rankdir)
+
+    def render(self, out, depth: int | None = None, rankdir: str = "TB"):
+        """Write the diagram to out (.svg, .png, .pdf or .dot)."""
+        from .render.dot import render
+        return render(self, out, depth, rankdir)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a Network as its diagram (None, so the text repr, when `dot` is missing)."""
+        import shutil
+        if shutil.which("dot") is None:
+            return None
+        return self.diagram(depth=0 if len(self.layers) > 150 else None).pipe(format="svg").decode()
+
     def __repr__(self) -> str:
         return (f"<Network {self.name}: {len(self.layers)} layers, {self.params:,} params, "
                 f"{self.macs:,} MACs>")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from itertools import islice
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -171,12 +172,16 @@ class _Builder:
 
     def _merge(self, stmt: ast.Merge, scope: Scope, current: str) -> str:
         k = scope.counters["merge"] = scope.counters["merge"] + 1
-        outs = []
+        outs, heads = [], []
         for i, branch in enumerate(stmt.branches, 1):
             bscope = scope.child(f"b{i}" if k == 1 else f"{stmt.kind}{k}.b{i}")
             bscope.counters = Counter()
+            before = self.g.number_of_nodes()
             outs.append(self.run(branch.body, bscope, current))
-        return self.add(stmt.kind, {}, outs, scope, stmt.pos, stmt.label, stmt.kind)
+            heads.append(next(islice(self.g, before, None)) if self.g.number_of_nodes() > before else None)
+        node = self.add(stmt.kind, {}, outs, scope, stmt.pos, stmt.label, stmt.kind)
+        self.g.nodes[node]["branch_heads"] = heads
+        return node
 
     def _refmerge(self, stmt: ast.RefMerge, scope: Scope, current: str) -> str:
         inputs = [current] + [self.ref(r, scope) for r in stmt.refs]

@@ -1,0 +1,232 @@
+"""The diagram: a View drawn with graphviz, in the manner of a textbook figure.
+
+Boxes coloured by op family (with a legend), tensor shapes on the edges, one cluster per block
+instance titled with its parameter subtotal, Inception branches side by side, residual skips drawn
+dashed beside a straight main path, aux heads in dashed clusters marked "train only".
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+import graphviz
+import networkx as nx
+
+from ..errors import CnnError
+from ..ops import OPS, fmt_shape
+from .view import Edge, Unit, View, build_view
+
+FONT = "Helvetica,Arial,sans-serif"
+FAMILY_COLOURS = {  # fill colours, light enough to print
+    "conv": ("#cfe2f3", "convolution"),
+    "pool": ("#d9ead3", "pooling"),
+    "dense": ("#fce5cd", "dense"),
+    "norm": ("#e4dcf5", "normalization"),
+    "activation": ("#fff2cc", "activation"),
+    "regularization": ("#f4cccc", "dropout"),
+    "reshape": ("#eeeeee", "reshape"),
+    "merge": ("#ffffff", "merge"),
+    "output": ("#ffe599", "softmax"),
+    "block": ("#f3f3f3", "block (folded)"),
+}
+EDGE_STYLE = {
+    "main": dict(color="#444444"),
+    "identity": dict(color="#1f77b4", style="dashed", constraint="false", penwidth="1.4"),
+    "skip": dict(color="#1f77b4", style="dashed", penwidth="1.4"),
+    "aux": dict(color="#888888", style="dashed"),
+}
+FORMATS = ("svg", "png", "pdf", "dot")
+DOT_MISSING = ("Graphviz's `dot` program is not installed, so only .dot output works; install it with "
+               "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+               "`conda install graphviz`")
+
+
+def diagram(net, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digraph:
+    """The graphviz Digraph of a Network (deterministic: the same input gives the same DOT)."""
+    g: nx.DiGraph = net.graph
+    view = build_view(g, depth)
+    dot = graphviz.Digraph(net.name, graph_attr=dict(
+        rankdir=rankdir, fontname=FONT, fontsize="11", nodesep="0.25", ranksep="0.32", newrank="true",
+        label=_title(net), labelloc="t", labeljust="l"),
+        node_attr=dict(shape="box", style="rounded,filled", fontname=FONT, fontsize="10", margin="0.1,0.04",
+                       penwidth="0.8", color="#555555"),
+        edge_attr=dict(fontname=FONT, fontsize="8", fontcolor="#555555", arrowsize="0.6"))
+    tree = _cluster_tree(view)
+    _emit(dot, (), tree, view, g)
+    _emit_outputs(dot, view, net)
+    for heads in _branch_heads(g, view):
+        with dot.subgraph() as same:
+            same.attr(rank="same")
+            for unit in heads:
+                same.node(unit)
+    for edge in view.edges:
+        _emit_edge(dot, edge, view, g)
+    dot.node("legend", _legend(view, g), shape="plaintext", style="", margin="0")
+    return dot
+
+
+def render(net, out: str | Path, depth: int | None = None, rankdir: str = "TB") -> Path:
+    """Write the diagram; the format is the file's extension (.svg, .png, .pdf, .dot)."""
+    out = Path(out)
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise CnnError(f"cannot tell the format of '{out}': use a .svg, .png, .pdf or .dot file name")
+    dot = diagram(net, depth, rankdir)
+    if fmt == "dot":
+        data = dot.source.encode()
+    else:
+        if shutil.which("dot") is None:
+            raise CnnError(DOT_MISSING)
+        data = dot.pipe(format=fmt)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as e:
+        raise CnnError(f"cannot write {out}: {e.strerror}") from None
+    return out
+
+
+def svg(net, depth: int | None = None) -> str:
+    return diagram(net, depth).pipe(format="svg").decode()
+
+
+# ---- pieces ----------------------------------------------------------------------------------------
+
+def _title(net) -> str:
+    aux = net.params - net.inference_params
+    extra = f" ({net.inference_params:,} at inference)" if aux else ""
+    return (f"{net.name} — {net.params:,} params{extra} · {net.macs:,} MACs")
+
+
+def _branch_heads(g: nx.DiGraph, view: View) -> list[list[str]]:
+    """The first box of each branch of a concat/add, to be drawn on one rank, in source order."""
+    rows = []
+    for node, data in g.nodes(data=True):
+        heads = list(dict.fromkeys(view.unit_of[h] for h in data.get("branch_heads", ()) if h))
+        if len(heads) > 1 and all(view.units[h].kind != "block" for h in heads):
+            rows.append(heads)
+    return rows
+
+
+def _cluster_tree(view: View) -> dict:
+    tree: dict = {}
+    for unit in view.units.values():
+        node = tree
+        for name in unit.clusters:
+            node = node.setdefault(name, {})
+    return tree
+
+
+def _emit(dot: graphviz.Digraph, path: tuple[str, ...], tree: dict, view: View, g: nx.DiGraph) -> None:
+    for unit in view.units.values():
+        if unit.clusters == path:
+            dot.node(unit.id, _label(unit, g), **_node_attrs(unit, g))
+    for name, sub in tree.items():
+        with dot.subgraph(name=f"cluster_{name}") as c:
+            c.attr(**_cluster_attrs(name, g))
+            _emit(c, path + (name,), sub, view, g)
+
+
+def _cluster_attrs(name: str, g: nx.DiGraph) -> dict:
+    heads = {h["name"]: h for h in g.graph["aux_heads"]}
+    members = [n for n, d in g.nodes(data=True) if name in d["blocks"] or d["aux"] == name]
+    params = sum(g.nodes[n]["n_params"] for n in members)
+    if name in heads:
+        label = f"{name} — aux head, train only, weight {heads[name]['weight']:g} · {params:,} params"
+        return dict(label=label, style="dashed,rounded", color="#888888", fontcolor="#666666", fontsize="10")
+    info = g.graph["blocks"][name]
+    call = f"{info['block']}({', '.join(map(str, info['args'].values()))})"
+    return dict(label=f"{name.rsplit('.', 1)[-1]}: {call} · {params:,} params", style="rounded",
+                color="#999999", fontcolor="#333333", fontsize="10", labeljust="l")
+
+
+def _describe(node: str, g: nx.DiGraph) -> str:
+    data = g.nodes[node]
+    if data["op"] == "concat":
+        parts = [str(g.nodes[i]["shape"][0]) for i in data["inputs"]]
+        return f"concat {'+'.join(parts)} = {data['shape'][0]}"
+    if data["op"] == "add":
+        return "⊕ residual" if data["skip"] else "⊕ add"
+    text = OPS[data["op"]].describe(data["attrs"])
+    return {"bn": "BN", "relu": "ReLU", "relu6": "ReLU6", "tanh": "tanh", "sigmoid": "sigmoid"}.get(text, text)
+
+
+def _label(unit: Unit, g: nx.DiGraph) -> str:
+    if unit.kind == "input":
+        return f"<<b>input</b><br/>{fmt_shape(g.nodes[unit.id]['shape'])}>"
+    params = sum(g.nodes[n]["n_params"] for n in unit.nodes)
+    small = f"{params:,} params" if params else ""
+    if unit.kind == "block":
+        info = g.graph["blocks"][unit.blocks[0]]
+        call = f"{info['block']}({', '.join(map(str, info['args'].values()))})"
+        first, last = unit.blocks[0].rsplit(".", 1)[-1], unit.blocks[-1].rsplit(".", 1)[-1]
+        name = first if unit.count == 1 else f"{first} … {last}"
+        times = f" ×{unit.count}" if unit.count > 1 else ""
+        return (f"<<b>{html.escape(call)}{times}</b><br/>"
+                f"<font point-size='8' color='#555555'>{html.escape(name)} · {small or 'no params'}</font>>")
+    main = " · ".join(_describe(n, g) for n in unit.nodes)
+    name = unit.id.rsplit(".", 1)[-1]
+    sub = " · ".join(x for x in (name, small) if x)
+    return f"<<b>{html.escape(main)}</b><br/><font point-size='8' color='#555555'>{html.escape(sub)}</font>>"
+
+
+def _node_attrs(unit: Unit, g: nx.DiGraph) -> dict:
+    if unit.kind == "input":
+        return dict(shape="oval", fillcolor="#ffffff")
+    if unit.kind == "block":
+        return dict(fillcolor=FAMILY_COLOURS["block"][0], penwidth="1.2")
+    family = OPS[g.nodes[unit.nodes[0]]["op"]].family
+    attrs = dict(fillcolor=FAMILY_COLOURS.get(family, ("#ffffff",))[0])
+    if family == "merge":
+        attrs.update(shape="box", style="rounded")
+    if g.out_degree(unit.out) > 1:
+        attrs["ordering"] = "out"  # branches side by side, in source order
+    return attrs
+
+
+def _emit_edge(dot: graphviz.Digraph, edge: Edge, view: View, g: nx.DiGraph) -> None:
+    attrs = dict(EDGE_STYLE[edge.kind])
+    label = fmt_shape(g.nodes[edge.tensor]["shape"])
+    if edge.kind == "identity":
+        label = f"identity {label}"
+    attrs["label"] = f" {label}"
+    if edge.kind == "main" and g.nodes[view.units[edge.dst].nodes[0]]["skip"] == "projection":
+        attrs["weight"] = "4"  # keep the body of a residual straight; the shortcut bends
+    elif edge.kind == "main":
+        attrs["weight"] = "2"
+    dot.edge(edge.src, edge.dst, **attrs)
+
+
+def _emit_outputs(dot: graphviz.Digraph, view: View, net) -> None:
+    g = net.graph
+    out = view.unit_of[net.output]
+    dot.node("output", f"<<b>output</b><br/>{fmt_shape(net.output_shape)}>", shape="oval", fillcolor="#ffffff")
+    dot.edge(out, "output", label=f" {fmt_shape(net.output_shape)}")
+    for head in net.aux_heads:
+        name = f"{head['name']}.loss"
+        dot.node(name, f"<<b>aux loss</b> ×{head['weight']:g}<br/>{fmt_shape(g.nodes[head['node']]['shape'])}>",
+                 shape="oval", fillcolor="#ffffff", style="dashed", color="#888888")
+        dot.edge(view.unit_of[head["node"]], name, style="dashed", color="#888888")
+
+
+def _legend(view: View, g: nx.DiGraph) -> str:
+    families = []
+    for unit in view.units.values():
+        fam = "block" if unit.kind == "block" else OPS[g.nodes[unit.nodes[0]]["op"]].family if unit.kind != "input" else None
+        if fam in FAMILY_COLOURS and fam not in families:
+            families.append(fam)
+    rows = "".join(f"<tr><td bgcolor='{FAMILY_COLOURS[f][0]}' width='14'> </td><td align='left'>{FAMILY_COLOURS[f][1]}"
+                   f"</td></tr>" for f in sorted(families, key=list(FAMILY_COLOURS).index))
+    kinds = {e.kind for e in view.edges}
+    if "identity" in kinds or "skip" in kinds:
+        rows += "<tr><td><font color='#1f77b4'>- -</font></td><td align='left'>skip connection</td></tr>"
+    if net_has_aux(g):
+        rows += "<tr><td><font color='#888888'>- -</font></td><td align='left'>aux head (train only)</td></tr>"
+    return (f"<<table border='0' cellborder='0' cellspacing='2' cellpadding='1'><tr><td colspan='2' align='left'>"
+            f"<b>legend</b></td></tr>{rows}</table>>")
+
+
+def net_has_aux(g: nx.DiGraph) -> bool:
+    return bool(g.graph["aux_heads"])
