@@ -2,7 +2,7 @@
 
     >>> import cnndsl
     >>> net = cnndsl.load("lenet5")
-    >>> net.params, net.macs
+    >>> net.param_count, net.macs
     (61706, 416520)
 """
 

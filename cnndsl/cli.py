@@ -80,7 +80,7 @@ def _console() -> Console:
 
 def cmd_check(args) -> int:
     net = load(args.network)
-    print(f"ok: {args.network} — {net.name}: {len(net.layers)} layers, {net.params:,} params, {net.macs:,} MACs")
+    print(f"ok: {args.network} — {net.name}: {len(net.layers)} layers, {net.param_count:,} params, {net.macs:,} MACs")
     return 0
 
 
@@ -103,7 +103,7 @@ def cmd_list(args) -> int:
     for name, path in shipped_architectures().items():
         net: Network = load(name)
         first = path.read_text().splitlines()[0].lstrip("# ")
-        table.add_row(name, net.name, "×".join(map(str, net.input_shape)), f"{net.params:,}", f"{net.macs:,}",
+        table.add_row(name, net.name, "×".join(map(str, net.input_shape)), f"{net.param_count:,}", f"{net.macs:,}",
                       first.split(" — ")[0].split(",")[0])
     _console().print(table)
     return 0

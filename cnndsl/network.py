@@ -16,8 +16,9 @@ from .resources import shipped_architectures
 class Network:
     """One network: `.graph` is the networkx DiGraph (one node per layer, in source order).
 
-    Totals are per sample (batch 1): params, inference_params (aux heads excluded), macs, flops,
-    activation_bytes (float32 outputs of every layer).
+    Totals are per sample (batch 1): param_count, inference_param_count (aux heads excluded), macs,
+    inference_macs, flops, activation_bytes (float32 outputs of every layer). `params` and `grads`
+    are the weights and their gradients once the network has been initialized or loaded.
     """
 
     def __init__(self, graph: nx.DiGraph, source: str = "<string>"):
@@ -39,11 +40,11 @@ class Network:
         return sum(nodes[n][key] for n in self.layers if not (inference and nodes[n]["train_only"]))
 
     @property
-    def params(self) -> int:
+    def param_count(self) -> int:
         return self._sum("n_params")
 
     @property
-    def inference_params(self) -> int:
+    def inference_param_count(self) -> int:
         return self._sum("n_params", inference=True)
 
     @property
@@ -67,7 +68,7 @@ class Network:
         return self.graph.nodes[self.output]["shape"]
 
     def totals(self) -> dict[str, int]:
-        return {"params": self.params, "inference_params": self.inference_params, "macs": self.macs,
+        return {"params": self.param_count, "inference_params": self.inference_param_count, "macs": self.macs,
                 "flops": self.flops, "activation_bytes": self.activation_bytes}
 
     # ---- views -----------------------------------------------------------------------------------
@@ -98,8 +99,54 @@ class Network:
             return None
         return self.diagram(depth=0 if len(self.layers) > 150 else None).pipe(format="svg").decode()
 
+    # ---- execution -----------------------------------------------------------------------------
+    @cached_property
+    def engine(self):
+        """The runnable state (parameters, gradients); see cnndsl/engine/executor.py."""
+        from .engine.executor import Engine
+        return Engine(self.graph)
+
+    def init(self, seed: int = 0) -> "Network":
+        """Fresh, seeded weights (He before ReLU-family activations, Glorot otherwise)."""
+        self.engine.init(seed)
+        return self
+
+    def forward(self, x, mode: str = "eval", grad: bool = True, seed: int | None = None):
+        """The main output for a batch x of shape (N, C, H, W); mode "train" uses batch statistics,
+        dropout (seeded by `seed`) and runs the aux heads. grad=False keeps nothing for backward."""
+        return self.engine.forward(x, mode=mode, grad=grad, seed=seed)
+
+    def backward(self, dy=None):
+        """Back-propagate dy through the last forward (or, without dy, the last `loss`); returns the
+        input's gradient and fills `grads`."""
+        return self.engine.backward(dy)
+
+    def loss(self, x, labels, seed: int | None = None) -> float:
+        """Training forward plus softmax-cross-entropy (aux heads added with their weights)."""
+        return self.engine.loss(x, labels, seed=seed)
+
+    @property
+    def params(self) -> dict:
+        return self.engine.flat("params")
+
+    @property
+    def grads(self) -> dict:
+        return self.engine.flat("grads")
+
+    @property
+    def buffers(self) -> dict:
+        """Running statistics of batch norm: saved with the weights, not trained."""
+        return self.engine.flat("state")
+
+    def save_weights(self, path):
+        return self.engine.save(path)
+
+    def load_weights(self, path) -> "Network":
+        self.engine.load(path)
+        return self
+
     def __repr__(self) -> str:
-        return (f"<Network {self.name}: {len(self.layers)} layers, {self.params:,} params, "
+        return (f"<Network {self.name}: {len(self.layers)} layers, {self.param_count:,} params, "
                 f"{self.macs:,} MACs>")
 
 

@@ -117,10 +117,10 @@ def build_table(net: Network, depth: int | None = None) -> Table:
 
 
 def footer_lines(net: Network) -> list[str]:
-    aux = net.params - net.inference_params
-    params = f"Params:       {net.params:,} ({human(net.params)})"
+    aux = net.param_count - net.inference_param_count
+    params = f"Params:       {net.param_count:,} ({human(net.param_count)})"
     if aux:
-        params += f" — {net.inference_params:,} at inference; aux heads {aux:,} (training only)"
+        params += f" — {net.inference_param_count:,} at inference; aux heads {aux:,} (training only)"
     lines = [
         params,
         f"MACs:         {net.macs:,} ({human(net.macs)}) — multiply-accumulates of conv and dense layers, bias excluded",

@@ -33,7 +33,7 @@ def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet",
                     str(wheel)], check=True, capture_output=True)
     code = ("import cnndsl, cnndsl.resources as r; net = cnndsl.load('resnet50'); "
-            "print(net.params, r.grammar_path())")
+            "print(net.param_count, r.grammar_path())")
     run = subprocess.run([str(python), "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     params, grammar = run.stdout.split()
     assert params == "25557032" and str(env_dir) in grammar

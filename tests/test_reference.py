@@ -24,7 +24,7 @@ def test_every_shipped_architecture_has_a_published_figure():
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_published_params_and_macs(name):
     net = cnndsl.load(name)
-    assert (net.params, net.inference_params, net.macs, net.inference_macs) == PUBLISHED[name]
+    assert (net.param_count, net.inference_param_count, net.macs, net.inference_macs) == PUBLISHED[name]
     assert net.output_shape == ((10,) if name == "lenet5" else (1000,))
 
 
@@ -47,4 +47,4 @@ dense 84; tanh
 dense 10
 softmax
 """)
-    assert (net.params, net.macs) == (61_706, 416_520)
+    assert (net.param_count, net.macs) == (61_706, 416_520)

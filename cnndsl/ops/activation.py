@@ -2,41 +2,90 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..kernels import elementwise as k
+from ..kernels.loss import softmax_backward, softmax_forward
 from .base import Arg, Op, ShapeError, fmt_shape, numel
 
 
 class _Activation(Op):
+    """y = f(x) element-wise; backward reads what `saves` names ("x" or "y") to form f′."""
+
     family = "activation"
     fuses = True
+    saves = "y"
 
     def flops(self, a, ins, out):
         return numel(out)
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        y = np.empty_like(x)
+        self.kernel_forward(a, x.reshape(-1), y.reshape(-1))
+        return y, ((x if self.saves == "x" else y) if ctx.keep else None)
+
+    def backward(self, a, dy, saved, params, ctx):
+        dx = np.empty_like(dy)
+        self.kernel_backward(a, dy.reshape(-1), saved.reshape(-1), dx.reshape(-1))
+        return [dx], {}
 
 
 class ReLU(_Activation):
     name = "relu"
     help = "max(x, 0)"
 
+    def kernel_forward(self, a, x, y):
+        k.relu_forward(x, y)
+
+    def kernel_backward(self, a, dy, y, dx):
+        k.relu_backward(dy, y, dx)  # y > 0 exactly where x > 0
+
 
 class ReLU6(_Activation):
     name = "relu6"
     help = "min(max(x, 0), 6)"
+
+    def kernel_forward(self, a, x, y):
+        k.relu6_forward(x, y)
+
+    def kernel_backward(self, a, dy, y, dx):
+        k.relu6_backward(dy, y, dx)  # 0 < y < 6 exactly where 0 < x < 6
 
 
 class Tanh(_Activation):
     name = "tanh"
     help = "tanh(x)"
 
+    def kernel_forward(self, a, x, y):
+        k.tanh_forward(x, y)
+
+    def kernel_backward(self, a, dy, y, dx):
+        k.tanh_backward(dy, y, dx)
+
 
 class Sigmoid(_Activation):
     name = "sigmoid"
     help = "1 / (1 + exp(-x))"
+
+    def kernel_forward(self, a, x, y):
+        k.sigmoid_forward(x, y)
+
+    def kernel_backward(self, a, dy, y, dx):
+        k.sigmoid_backward(dy, y, dx)
 
 
 class LeakyReLU(_Activation):
     name = "leakyrelu"
     help = "x if x > 0 else slope·x"
     options = (Arg("slope", "float", 0.01),)
+    saves = "x"
+
+    def kernel_forward(self, a, x, y):
+        k.leakyrelu_forward(x, a["slope"], y)
+
+    def kernel_backward(self, a, dy, x, dx):
+        k.leakyrelu_backward(dy, x, a["slope"], dx)
 
     def describe(self, a):
         return f"leakyrelu {a['slope']:g}"
@@ -48,6 +97,12 @@ class Identity(_Activation):
 
     def flops(self, a, ins, out):
         return 0
+
+    def forward(self, a, xs, params, ctx):
+        return xs[0], None
+
+    def backward(self, a, dy, saved, params, ctx):
+        return [dy], {}
 
 
 class Softmax(Op):
@@ -63,3 +118,14 @@ class Softmax(Op):
 
     def flops(self, a, ins, out):
         return 3 * numel(out)
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        y = np.empty_like(x)
+        softmax_forward(x, y)
+        return y, (y if ctx.keep else None)
+
+    def backward(self, a, dy, y, params, ctx):
+        dx = np.empty_like(dy)
+        softmax_backward(dy, y, dx)
+        return [dx], {}

@@ -7,7 +7,9 @@ from ops/conv.py: adding an op touches its module, its kernel file and its tests
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 from typing import Any, ClassVar
 
 from ..errors import suggest
@@ -172,6 +174,25 @@ class Op:
     def describe(self, a: Attrs) -> str:
         """The op as a table row or a diagram node reads it: 'conv 64 3×3 /2'."""
         return self.name
+
+    # ---- execution (batched: arrays carry the batch as their first axis) -------------------------
+    def forward(self, a: Attrs, xs: list[np.ndarray], params: dict[str, np.ndarray], ctx: "RunContext"):
+        """→ (y, cache): cache is whatever backward needs (None at inference)."""
+        raise NotImplementedError(f"{self.name} has no forward")
+
+    def backward(self, a: Attrs, dy: np.ndarray, cache, params: dict[str, np.ndarray], ctx: "RunContext"):
+        """→ (gradients of the inputs in forward's order, gradients of the parameters by name)."""
+        raise NotImplementedError(f"{self.name} has no backward")
+
+
+@dataclass
+class RunContext:
+    """What a forward or backward call may need beyond its inputs."""
+
+    training: bool
+    keep: bool  # keep what backward needs
+    rng: np.random.Generator
+    state: dict[str, np.ndarray] = field(default_factory=dict)  # this node's buffers (running statistics)
 
 
 def needs_image(op: Op, shape: Shape) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..kernels.conv import conv_backward, conv_forward
 from .base import Arg, ArgError, Attrs, Op, Shape, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 
 
@@ -69,6 +70,19 @@ class Conv(Op):
     def window(self, a, ins):
         k = tuple(d * (k - 1) + 1 for d, k in zip(a["dilation"], a["kernel"]))
         return k, a["stride"]
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        out_hw = tuple(window_out(n, k, s, p, d) for n, k, s, p, d in
+                       zip(x.shape[2:], a["kernel"], a["stride"], a["pad"], a["dilation"]))
+        y = conv_forward(x, params["weight"], params.get("bias"), a["stride"], a["pad"], a["dilation"],
+                         a["groups"], out_hw)
+        return y, (x if ctx.keep else None)
+
+    def backward(self, a, dy, x, params, ctx):
+        dx, dw, db = conv_backward(dy, x, params["weight"], a["bias"], a["stride"], a["pad"], a["dilation"],
+                                   a["groups"])
+        return [dx], ({"weight": dw, "bias": db} if a["bias"] else {"weight": dw})
 
     def describe(self, a):
         text = f"conv {a['out_channels']} {fmt_size(a['kernel'])}"

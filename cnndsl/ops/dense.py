@@ -32,5 +32,18 @@ class Dense(Op):
     def flops(self, a, ins, out):
         return 2 * self.macs(a, ins, out) + (out[0] if a["bias"] else 0)
 
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        y = x @ params["weight"].T
+        if a["bias"]:
+            y += params["bias"]
+        return y, (x if ctx.keep else None)
+
+    def backward(self, a, dy, x, params, ctx):
+        grads = {"weight": dy.T @ x}
+        if a["bias"]:
+            grads["bias"] = dy.sum(axis=0)
+        return [dy @ params["weight"]], grads
+
     def describe(self, a):
         return f"dense {a['out_features']}"

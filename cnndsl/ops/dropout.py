@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .base import Arg, Op
 
 
@@ -13,3 +15,14 @@ class Dropout(Op):
 
     def describe(self, a):
         return f"dropout {a['p']:g}"
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        if not ctx.training or a["p"] == 0:
+            return x, None
+        keep = ctx.rng.random(x.shape, dtype=np.float32) >= a["p"]
+        mask = keep.astype(x.dtype) / x.dtype.type(1 - a["p"])
+        return x * mask, mask
+
+    def backward(self, a, dy, mask, params, ctx):
+        return [dy if mask is None else dy * mask], {}

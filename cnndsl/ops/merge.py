@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .base import Op, ShapeError, fmt_shape, numel
 
 
@@ -19,6 +21,13 @@ class Concat(Op):
                              "every branch must keep the same spatial size (check strides and padding)")
         return (sum(x[0] for x in ins),) + ins[0][1:]
 
+    def forward(self, a, xs, params, ctx):
+        return np.concatenate(xs, axis=1), [x.shape[1] for x in xs]
+
+    def backward(self, a, dy, sizes, params, ctx):
+        bounds = np.cumsum([0] + sizes)
+        return [np.ascontiguousarray(dy[:, lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])], {}
+
 
 class Add(Op):
     name = "add"
@@ -35,6 +44,15 @@ class Add(Op):
 
     def flops(self, a, ins, out):
         return (len(ins) - 1) * numel(out)
+
+    def forward(self, a, xs, params, ctx):
+        y = xs[0] + xs[1]
+        for x in xs[2:]:
+            y += x
+        return y, len(xs)
+
+    def backward(self, a, dy, count, params, ctx):
+        return [dy] * count, {}
 
 
 class Input(Op):

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..kernels.normalization import batch_stats, bn_backward, bn_forward, lrn_backward, lrn_forward
 from .base import Arg, Op, ShapeError, fmt_shape, needs_image, numel
+
+
+def _ncp(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) or (N, C) → (N, C, P), a view."""
+    return x.reshape(x.shape[0], x.shape[1], -1)
 
 
 class LRN(Op):
@@ -22,6 +30,18 @@ class LRN(Op):
 
     def flops(self, a, ins, out):
         return numel(out) * (2 * a["size"] + 3)
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        y, scale = np.empty_like(x), np.empty_like(x)
+        lrn_forward(_ncp(x), a["size"], a["alpha"], a["beta"], a["k"], _ncp(y), _ncp(scale))
+        return y, ((x, scale) if ctx.keep else None)
+
+    def backward(self, a, dy, cache, params, ctx):
+        x, scale = cache
+        dx = np.empty_like(x)
+        lrn_backward(_ncp(dy), _ncp(x), _ncp(scale), a["size"], a["alpha"], a["beta"], _ncp(dx))
+        return [dx], {}
 
     def describe(self, a):
         return f"lrn {a['size']}"
@@ -48,6 +68,33 @@ class BatchNorm(Op):
 
     def flops(self, a, ins, out):
         return 2 * numel(out)
+
+    def forward(self, a, xs, params, ctx):
+        """Training: batch statistics, and the running ones updated (unbiased variance, as PyTorch);
+        inference: the running statistics."""
+        (x,) = xs
+        x3 = _ncp(x)
+        rm, rv = ctx.state["running_mean"], ctx.state["running_var"]
+        if ctx.training:
+            mean, var = np.empty_like(rm), np.empty_like(rv)
+            batch_stats(x3, mean, var)
+            m = x3.shape[0] * x3.shape[2]
+            mom = x.dtype.type(a["momentum"])
+            rm *= 1 - mom
+            rm += mom * mean
+            rv *= 1 - mom
+            rv += mom * var * (m / max(m - 1, 1))
+        else:
+            mean, var = rm, rv.copy()
+        y, xhat = np.empty_like(x), np.empty_like(x)
+        bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], _ncp(y), _ncp(xhat))
+        return y, ((xhat, var) if ctx.keep else None)
+
+    def backward(self, a, dy, cache, params, ctx):
+        xhat, var = cache
+        dx, dgamma, dbeta = np.empty_like(dy), np.empty_like(var), np.empty_like(var)
+        bn_backward(_ncp(dy), _ncp(xhat), var, params["weight"], a["eps"], ctx.training, _ncp(dx), dgamma, dbeta)
+        return [dx], {"weight": dgamma, "bias": dbeta}
 
     def describe(self, a):
         return "bn"

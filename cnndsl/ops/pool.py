@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..kernels.pool import (avgpool_backward, avgpool_forward, gap_backward, gap_forward, maxpool_backward,
+                            maxpool_forward)
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad
 
@@ -47,14 +51,43 @@ class _Pool(Op):
         return text
 
 
+    def out_shape(self, a, x):
+        return tuple(window_out(n, k, s, p, ceil=a["ceil"]) for n, k, s, p in
+                     zip(x.shape[2:], a["kernel"], a["stride"], a["pad"]))
+
+
 class MaxPool(_Pool):
     name = "maxpool"
     help = "max over each window; stride defaults to the kernel"
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
+        arg = np.empty(y.shape, dtype=np.int64)
+        maxpool_forward(x, *a["kernel"], *a["stride"], *a["pad"], y, arg)
+        return y, ((arg, x.shape) if ctx.keep else None)
+
+    def backward(self, a, dy, cache, params, ctx):
+        arg, shape = cache
+        dx = np.zeros(shape, dtype=dy.dtype)
+        maxpool_backward(dy, arg, dx)
+        return [dx], {}
 
 
 class AvgPool(_Pool):
     name = "avgpool"
     help = "mean over each window (padded zeros count, as in PyTorch); stride defaults to the kernel"
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
+        avgpool_forward(x, *a["kernel"], *a["stride"], *a["pad"], y)
+        return y, (x.shape if ctx.keep else None)
+
+    def backward(self, a, dy, shape, params, ctx):
+        dx = np.zeros(shape, dtype=dy.dtype)
+        avgpool_backward(dy, *a["kernel"], *a["stride"], *a["pad"], dx)
+        return [dx], {}
 
 
 class GlobalAvgPool(Op):
@@ -73,6 +106,18 @@ class GlobalAvgPool(Op):
 
     def window(self, a, ins):
         return (ins[0][1], ins[0][2]), (1, 1)
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        n, c = x.shape[:2]
+        y = np.empty((n, c), dtype=x.dtype)
+        gap_forward(x.reshape(n, c, -1), y)
+        return y.reshape(n, c, 1, 1), (x.shape if ctx.keep else None)
+
+    def backward(self, a, dy, shape, params, ctx):
+        dx = np.empty(shape, dtype=dy.dtype)
+        gap_backward(dy.reshape(shape[:2]), dx.reshape(shape[0], shape[1], -1))
+        return [dx], {}
 
     def describe(self, a):
         return "global avgpool"

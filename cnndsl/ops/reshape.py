@@ -16,3 +16,10 @@ class Flatten(Op):
     def window(self, a, ins):
         x = ins[0]
         return ((x[1], x[2]), (1, 1)) if len(x) == 3 else None
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def backward(self, a, dy, shape, params, ctx):
+        return [dy.reshape(shape)], {}

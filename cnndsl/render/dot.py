@@ -95,9 +95,9 @@ def svg(net, depth: int | None = None) -> str:
 # ---- pieces ----------------------------------------------------------------------------------------
 
 def _title(net) -> str:
-    aux = net.params - net.inference_params
-    extra = f" ({net.inference_params:,} at inference)" if aux else ""
-    return (f"{net.name} — {net.params:,} params{extra} · {net.macs:,} MACs")
+    aux = net.param_count - net.inference_param_count
+    extra = f" ({net.inference_param_count:,} at inference)" if aux else ""
+    return (f"{net.name} — {net.param_count:,} params{extra} · {net.macs:,} MACs")
 
 
 def _branch_heads(g: nx.DiGraph, view: View) -> list[list[str]]:

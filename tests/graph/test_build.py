@@ -125,7 +125,7 @@ def test_aux_heads_are_training_only_and_weighted():
     assert head["weight"] == 0.5 and head["node"] == "aux1.dense1"
     assert nodes(net)["aux1.dense1"]["train_only"] and not nodes(net)["dense1"]["train_only"]
     assert nodes(net)["conv2"]["inputs"] == ["conv1"]
-    assert net.params == net.inference_params + 4 * 10 + 10
+    assert net.param_count == net.inference_param_count + 4 * 10 + 10
 
 
 def test_receptive_field_and_jump():

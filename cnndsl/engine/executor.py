@@ -1,0 +1,245 @@
+"""Forward and backward over the network's graph.
+
+Forward runs the layers in source order (a topological order) and frees each activation as soon as
+no later layer reads it; what backward needs stays only in the op's cache. Backward runs in reverse,
+summing gradients where a tensor fans out (skip edges, branches, a label used twice). Aux heads run in
+training only; a trailing softmax is fused with the cross-entropy loss.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from ..errors import CnnError
+from ..kernels.elementwise import all_finite
+from ..kernels.loss import softmax_xent
+from ..ops import OPS, fmt_shape
+from ..ops.base import RunContext
+from . import memory, weights
+
+MODES = ("eval", "train")
+_RELU_FAMILY = {"relu": None, "relu6": None, "leakyrelu": "slope"}
+_PASS_THROUGH = {"batchnorm", "dropout", "identity", "flatten"}
+
+
+class Engine:
+    """The runnable state of a Network: parameters, buffers, gradients and the tape of one forward."""
+
+    def __init__(self, graph: nx.DiGraph, dtype=np.float32):
+        self.g = graph
+        self.dtype = np.dtype(dtype)
+        self.params: dict[str, dict[str, np.ndarray]] = {}
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.grads: dict[str, dict[str, np.ndarray]] = {}
+        self._tape: dict | None = None
+
+    # ---- parameters ------------------------------------------------------------------------------
+    def init(self, seed: int = 0) -> None:
+        """He-normal weights before a ReLU-family activation, Glorot-uniform otherwise; biases
+        U(±1/√fan_in) as PyTorch does; batch norm γ=1, β=0, running mean 0 and variance 1.
+        Each layer draws from its own stream, seeded by (seed, its name): stable under unrelated edits."""
+        self.params, self.state, self.grads = {}, {}, {}
+        for node in self.g:
+            data = self.g.nodes[node]
+            if not data["params"] and not data["state"]:
+                continue
+            rng = np.random.default_rng([seed, zlib.crc32(node.encode())])
+            self.params[node] = {k: self._initial(node, k, shape, rng) for k, shape in data["params"].items()}
+            if data["state"]:
+                self.state[node] = {"running_mean": np.zeros(data["state"]["running_mean"], self.dtype),
+                                    "running_var": np.ones(data["state"]["running_var"], self.dtype)}
+
+    def _initial(self, node: str, name: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+        data = self.g.nodes[node]
+        if data["op"] == "batchnorm":
+            return (np.ones if name == "weight" else np.zeros)(shape, self.dtype)
+        w_shape = data["params"]["weight"]
+        receptive = math.prod(w_shape[2:]) if len(w_shape) == 4 else 1
+        fan_in, fan_out = w_shape[1] * receptive, w_shape[0] * receptive
+        if name == "bias":
+            bound = 1 / math.sqrt(fan_in)
+            return rng.uniform(-bound, bound, shape).astype(self.dtype)
+        activation = self._activation_after(node)
+        if activation is not None:
+            slope = self.g.nodes[activation]["attrs"].get("slope", 0.0)
+            std = math.sqrt(2 / (1 + slope**2)) / math.sqrt(fan_in)
+            return (rng.standard_normal(shape) * std).astype(self.dtype)
+        limit = math.sqrt(6 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, shape).astype(self.dtype)
+
+    def _activation_after(self, node: str) -> str | None:
+        """The ReLU-family layer this one feeds (through batch norm or dropout), if any."""
+        while True:
+            succ = list(self.g.successors(node))
+            if len(succ) != 1:
+                return None
+            node = succ[0]
+            op = self.g.nodes[node]["op"]
+            if op in _RELU_FAMILY:
+                return node
+            if op not in _PASS_THROUGH:
+                return None
+
+    def flat(self, which: str = "params") -> dict[str, np.ndarray]:
+        """{"conv1.weight": array, ...} in source order (which: params, grads or state)."""
+        source = {"params": self.params, "grads": self.grads, "state": self.state}[which]
+        return {f"{node}.{k}": v for node in self.g if node in source for k, v in source[node].items()}
+
+    def save(self, path: str | Path) -> Path:
+        return weights.save(self, path)
+
+    def load(self, path: str | Path) -> None:
+        weights.load(self, path)
+
+    # ---- forward ---------------------------------------------------------------------------------
+    def run_nodes(self, training: bool) -> list[str]:
+        return [n for n in self.g if n != "input" and (training or not self.g.nodes[n]["train_only"])]
+
+    def forward(self, x: np.ndarray, mode: str = "eval", grad: bool = True, seed: int | None = None,
+                check_finite: bool = True) -> np.ndarray:
+        """Run the network on a batch x (N, C, H, W); returns the main output. With grad, what
+        backward needs is kept; in train mode the aux heads run too (see `outputs`)."""
+        if mode not in MODES:
+            raise CnnError(f"mode must be 'eval' or 'train', not {mode!r}")
+        if not self.params and any(self.g.nodes[n]["params"] for n in self.g):
+            raise CnnError("the network has no weights yet", hint="call net.init(seed) or net.load_weights(path)")
+        x = self._check_input(x)
+        training = mode == "train"
+        nodes = self.run_nodes(training)
+        memory.check(self.g, nodes, x.shape[0], grad, self.dtype.itemsize)
+        ends = {self.g.graph["output"]} | ({h["node"] for h in self.g.graph["aux_heads"]} if training else set())
+        keep_out = ends | {self._logits(e) for e in ends}
+        uses = {n: sum(1 for s in set(self.g.successors(n)) if s in nodes or s == n) for n in self.g}
+        acts: dict[str, np.ndarray] = {"input": x}
+        tape: dict[str, object] = {}
+        ctx = RunContext(training=training, keep=grad, rng=np.random.default_rng(seed))
+        for node in nodes:
+            data = self.g.nodes[node]
+            ctx.state = self.state.get(node, {})
+            y, cache = OPS[data["op"]].forward(data["attrs"], [acts[i] for i in data["inputs"]],
+                                               self.params.get(node, {}), ctx)
+            if check_finite and not all_finite(y.reshape(-1)):
+                raise _non_finite(data, node, "output", "forward")
+            acts[node] = y
+            if grad:
+                tape[node] = cache
+            for i in dict.fromkeys(data["inputs"]):
+                uses[i] -= 1
+                if uses[i] <= 0 and i not in keep_out:
+                    del acts[i]
+        self.outputs = {e: acts[e] for e in ends}
+        self.logits = {e: acts[self._logits(e)] for e in ends}
+        self._tape = {"tape": tape, "nodes": nodes, "ctx": ctx, "check": check_finite} if grad else None
+        return acts[self.g.graph["output"]]
+
+    def _logits(self, end: str) -> str:
+        """A trailing softmax is fused with the loss: its input holds the logits."""
+        data = self.g.nodes[end]
+        return data["inputs"][0] if data["op"] == "softmax" else end
+
+    def _check_input(self, x) -> np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise CnnError(f"the input must be a NumPy array, not {type(x).__name__}")
+        expected = tuple(self.g.graph["input_shape"])
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise CnnError(f"the input has shape {fmt_shape(x.shape)}, but the network takes N×{fmt_shape(expected)}",
+                           hint=f"give a batch of shape (N, {', '.join(map(str, expected))})")
+        if x.dtype != self.dtype:
+            if x.dtype.kind != "f":
+                raise CnnError(f"the input has dtype {x.dtype}, but the network computes in {self.dtype}",
+                               hint=f"convert it with x.astype(np.{self.dtype})")
+            x = x.astype(self.dtype)
+        if x.shape[0] == 0:
+            raise CnnError("the input batch is empty")
+        return np.ascontiguousarray(x)
+
+    # ---- backward --------------------------------------------------------------------------------
+    def backward(self, dy: np.ndarray | None = None) -> np.ndarray:
+        """Back-propagate dy (the gradient of the main output, as y.backward(dy)); without dy, the
+        gradient of the last `loss`. Parameter gradients land in `grads`; returns the input's."""
+        if self._tape is None:
+            raise CnnError("backward needs a forward pass with grad=True first")
+        if dy is None:
+            seeds = getattr(self, "_loss_seeds", None)
+            if not seeds:
+                raise CnnError("backward() without dy needs a loss first", hint="call net.loss(x, labels)")
+        else:
+            out = self.g.graph["output"]
+            expected = self.outputs[out].shape
+            dy = np.asarray(dy)
+            if dy.shape != expected:
+                raise CnnError(f"the output gradient has shape {fmt_shape(dy.shape)}, expected {fmt_shape(expected)}")
+            seeds = {out: np.ascontiguousarray(dy, dtype=self.dtype)}
+        return self._backprop(seeds)
+
+    def _backprop(self, seeds: dict[str, np.ndarray]) -> np.ndarray:
+        tape, nodes, ctx = self._tape["tape"], self._tape["nodes"], self._tape["ctx"]
+        pending: dict[str, np.ndarray] = dict(seeds)
+        owned: set[str] = set()
+        self.grads = {}
+        for node in reversed(nodes):
+            g = pending.pop(node, None)
+            if g is None:
+                continue
+            data = self.g.nodes[node]
+            ctx.state = self.state.get(node, {})
+            dxs, dparams = OPS[data["op"]].backward(data["attrs"], g, tape.pop(node), self.params.get(node, {}), ctx)
+            if dparams:
+                self.grads[node] = dparams
+            for i, dx in zip(data["inputs"], dxs):
+                if self._tape["check"] and not all_finite(dx.reshape(-1)):
+                    raise _non_finite(data, node, "input gradient", "backward")
+                if i not in pending:
+                    pending[i] = dx
+                elif i in owned:
+                    pending[i] += dx
+                else:
+                    pending[i] = pending[i] + dx
+                    owned.add(i)
+        for node in nodes:  # layers no gradient reached (an unused aux head) get zeros
+            for k, v in self.params.get(node, {}).items():
+                self.grads.setdefault(node, {}).setdefault(k, np.zeros_like(v))
+        return pending.get("input", np.zeros_like(self._tape_input_shape()))
+
+    def _tape_input_shape(self) -> np.ndarray:
+        return np.zeros((1,) + tuple(self.g.graph["input_shape"]), self.dtype)
+
+    # ---- loss --------------------------------------------------------------------------------------
+    def loss(self, x: np.ndarray, labels: np.ndarray, seed: int | None = None) -> float:
+        """Training forward and the softmax-cross-entropy of the main output plus, weighted, the aux
+        heads'. `backward()` then back-propagates it."""
+        self.forward(x, mode="train", grad=True, seed=seed)
+        labels = np.asarray(labels)
+        weights_of = {self.g.graph["output"]: 1.0} | {h["node"]: h["weight"] for h in self.g.graph["aux_heads"]}
+        total, seeds = 0.0, {}
+        for end, weight in weights_of.items():
+            z = self.logits[end]
+            if z.ndim != 2:
+                raise CnnError(f"the loss needs 1-D outputs, but '{end}' gives {fmt_shape(z.shape[1:])}")
+            _check_labels(labels, z.shape)
+            probs, dz = np.empty_like(z), np.empty_like(z)
+            total += weight * softmax_xent(np.ascontiguousarray(z), labels.astype(np.int64), probs, dz)
+            seeds[self._logits(end)] = dz * self.dtype.type(weight)
+        self._loss_seeds = seeds
+        if not math.isfinite(total):
+            raise CnnError(f"the loss is {total}", hint="lower the learning rate or check the input data")
+        return total
+
+
+def _check_labels(labels: np.ndarray, shape: tuple) -> None:
+    if labels.shape != (shape[0],) or labels.dtype.kind not in "iu":
+        raise CnnError(f"labels must be {shape[0]} whole numbers, got an array of shape {labels.shape} "
+                       f"and dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= shape[1]):
+        raise CnnError(f"labels must lie in 0…{shape[1] - 1} (the network has {shape[1]} outputs), "
+                       f"got {labels.min()}…{labels.max()}")
+
+
+def _non_finite(data: dict, node: str, what: str, phase: str) -> CnnError:
+    return CnnError(f"NaN or Inf in the {what} of layer '{node}' (`{data['stmt']}`) during {phase}", data["pos"],
+                    "lower the learning rate, check the input for NaN/Inf, or the weights file")

@@ -1,0 +1,47 @@
+"""Refuse a batch whose activations would not fit in memory, before allocating anything."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import networkx as nx
+
+from ..errors import CnnError
+from ..summary import human
+
+
+def available_bytes() -> int:
+    """MemAvailable from /proc/meminfo; elsewhere the physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4) -> int:
+    """An upper estimate of the bytes a forward pass (and its backward, with grad) needs: every
+    activation, kept for backward or not, plus the largest convolution workspace."""
+    acts = sum(math.prod(g.nodes[n]["shape"]) for n in nodes)
+    work = 0
+    for n in nodes:
+        data = g.nodes[n]
+        if data["op"] == "conv":
+            w = data["params"]["weight"]
+            work = max(work, math.prod(w[1:]) * math.prod(data["shape"][1:]))
+    factor = 2 if grad else 1  # backward holds caches (about one more copy) and gradients
+    return (factor * acts + 2 * work) * batch * itemsize
+
+
+def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4) -> None:
+    need, have = estimate(g, nodes, batch, grad, itemsize), available_bytes()
+    if need > 0.9 * have:
+        per = estimate(g, nodes, 1, grad, itemsize)
+        fits = max(int(0.9 * have // max(per, 1)), 0)
+        raise CnnError(f"a batch of {batch} needs about {human(need, 'B')} for its activations, but only "
+                       f"{human(have, 'B')} of memory is available",
+                       hint=f"use a batch of at most {fits}" if fits else "use a smaller input")

@@ -1,0 +1,92 @@
+"""Element-wise activations over flat arrays: y = f(x), and dx = dy · f′ from x or y.
+
+PyTorch's conventions at the kinks: relu′(0) = 0, relu6′ is 1 only on (0, 6), leakyrelu′(0) = slope.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def relu_forward(x, y):
+    zero = x.dtype.type(0)
+    for i in range(x.size):
+        y[i] = x[i] if x[i] > zero else zero
+
+
+@njit(cache=True)
+def relu_backward(dy, x, dx):
+    zero = x.dtype.type(0)
+    for i in range(x.size):
+        dx[i] = dy[i] if x[i] > zero else zero
+
+
+@njit(cache=True)
+def relu6_forward(x, y):
+    zero, six = x.dtype.type(0), x.dtype.type(6)
+    for i in range(x.size):
+        y[i] = min(max(x[i], zero), six)
+
+
+@njit(cache=True)
+def relu6_backward(dy, x, dx):
+    zero, six = x.dtype.type(0), x.dtype.type(6)
+    for i in range(x.size):
+        dx[i] = dy[i] if zero < x[i] < six else zero
+
+
+@njit(cache=True)
+def leakyrelu_forward(x, slope, y):
+    s = x.dtype.type(slope)
+    for i in range(x.size):
+        y[i] = x[i] if x[i] > 0 else s * x[i]
+
+
+@njit(cache=True)
+def leakyrelu_backward(dy, x, slope, dx):
+    s = x.dtype.type(slope)
+    for i in range(x.size):
+        dx[i] = dy[i] if x[i] > 0 else s * dy[i]
+
+
+@njit(cache=True)
+def tanh_forward(x, y):
+    for i in range(x.size):
+        y[i] = np.tanh(x[i])
+
+
+@njit(cache=True)
+def tanh_backward(dy, y, dx):
+    one = y.dtype.type(1)
+    for i in range(y.size):
+        dx[i] = dy[i] * (one - y[i] * y[i])
+
+
+@njit(cache=True)
+def sigmoid_forward(x, y):
+    one = x.dtype.type(1)
+    for i in range(x.size):
+        v = x[i]
+        if v >= 0:
+            y[i] = one / (one + np.exp(-v))
+        else:
+            e = np.exp(v)
+            y[i] = e / (one + e)
+
+
+@njit(cache=True)
+def sigmoid_backward(dy, y, dx):
+    one = y.dtype.type(1)
+    for i in range(y.size):
+        dx[i] = dy[i] * y[i] * (one - y[i])
+
+
+@njit(cache=True)
+def all_finite(x):
+    """False at the first NaN or Inf (x flat)."""
+    for i in range(x.size):
+        if not np.isfinite(x[i]):
+            return False
+    return True

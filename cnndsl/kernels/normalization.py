@@ -1,0 +1,103 @@
+"""Local response normalization (AlexNet) and batch normalization.
+
+LRN, the paper's formula, over the channel window W(c) = [c − size//2, c + (size−1)//2]:
+    s_c = k + α Σ_{j∈W(c)} a_j²,   b_c = a_c · s_c^(−β)
+    da_c = dy_c · s_c^(−β) − 2αβ · a_c · Σ_{j: c∈W(j)} dy_j · a_j · s_j^(−β−1)
+Batch norm over (N, P) per channel, x (N, C, P):
+    x̂ = (x − μ) / √(σ² + ε),  y = γ x̂ + β
+    dx = γ / (M √(σ² + ε)) · (M dy − Σ dy − x̂ Σ dy x̂)     (training: μ, σ² from the batch)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def lrn_forward(x, size, alpha, beta, k, y, scale):
+    """x, y, scale (N, C, P); scale keeps s_c for backward."""
+    n_img, n_c, p = x.shape
+    lo, hi = size // 2, (size - 1) // 2
+    a, b, kk = x.dtype.type(alpha), x.dtype.type(beta), x.dtype.type(k)
+    for n in range(n_img):
+        for q in range(p):
+            for c in range(n_c):
+                acc = x.dtype.type(0)
+                for j in range(max(c - lo, 0), min(c + hi + 1, n_c)):
+                    acc += x[n, j, q] * x[n, j, q]
+                s = kk + a * acc
+                scale[n, c, q] = s
+                y[n, c, q] = x[n, c, q] * s ** (-b)
+
+
+@njit(cache=True)
+def lrn_backward(dy, x, scale, size, alpha, beta, dx):
+    n_img, n_c, p = x.shape
+    lo, hi = size // 2, (size - 1) // 2
+    a, b = x.dtype.type(alpha), x.dtype.type(beta)
+    t = np.empty(n_c, dtype=x.dtype)
+    for n in range(n_img):
+        for q in range(p):
+            for j in range(n_c):
+                t[j] = dy[n, j, q] * x[n, j, q] * scale[n, j, q] ** (-b - 1)
+            for c in range(n_c):
+                acc = x.dtype.type(0)
+                for j in range(max(c - hi, 0), min(c + lo + 1, n_c)):
+                    acc += t[j]
+                dx[n, c, q] = dy[n, c, q] * scale[n, c, q] ** (-b) - 2 * a * b * x[n, c, q] * acc
+
+
+@njit(cache=True)
+def batch_stats(x, mean, var):
+    """Per channel of x (N, C, P): the mean and the biased variance (two passes, float64 sums)."""
+    n_img, n_c, p = x.shape
+    m = n_img * p
+    for c in range(n_c):
+        acc = 0.0
+        for n in range(n_img):
+            for q in range(p):
+                acc += x[n, c, q]
+        mu = acc / m
+        acc2 = 0.0
+        for n in range(n_img):
+            for q in range(p):
+                d = x[n, c, q] - mu
+                acc2 += d * d
+        mean[c] = mu
+        var[c] = acc2 / m
+
+
+@njit(cache=True)
+def bn_forward(x, mean, var, gamma, beta, eps, y, xhat):
+    n_img, n_c, p = x.shape
+    for c in range(n_c):
+        inv = 1.0 / np.sqrt(var[c] + eps)
+        for n in range(n_img):
+            for q in range(p):
+                h = (x[n, c, q] - mean[c]) * inv
+                xhat[n, c, q] = h
+                y[n, c, q] = gamma[c] * h + beta[c]
+
+
+@njit(cache=True)
+def bn_backward(dy, xhat, var, gamma, eps, batch_stats_used, dx, dgamma, dbeta):
+    """batch_stats_used: training mode (μ, σ² depend on x); otherwise running statistics (constants)."""
+    n_img, n_c, p = dy.shape
+    m = n_img * p
+    for c in range(n_c):
+        s1 = 0.0
+        s2 = 0.0
+        for n in range(n_img):
+            for q in range(p):
+                s1 += dy[n, c, q]
+                s2 += dy[n, c, q] * xhat[n, c, q]
+        dbeta[c] = s1
+        dgamma[c] = s2
+        scale = gamma[c] / np.sqrt(var[c] + eps)
+        for n in range(n_img):
+            for q in range(p):
+                if batch_stats_used:
+                    dx[n, c, q] = scale * (dy[n, c, q] - s1 / m - xhat[n, c, q] * s2 / m)
+                else:
+                    dx[n, c, q] = scale * dy[n, c, q]

@@ -1,0 +1,112 @@
+"""Pooling: max (with the argmax kept for backward), average (padded zeros counted, PyTorch's
+count_include_pad=True, the window clipped to the padded input), and global average.
+
+    x (N, C, H, W) → y (N, C, oh, ow);   window (oy, ox) = rows oy·sh − ph … +kh, cols ox·sw − pw … +kw
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
+    """y = max over each window (padding never wins); arg = flat index iy·W + ix of the first maximum
+    in row-major order (PyTorch's tie rule). A NaN in the window wins, as in PyTorch."""
+    n_img, n_c, h, w = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    for n in range(n_img):
+        for c in range(n_c):
+            plane = x[n, c]
+            for oy in range(oh):
+                y0 = oy * sh - ph
+                for ox in range(ow):
+                    x0 = ox * sw - pw
+                    best = -np.inf
+                    where = max(y0, 0) * w + max(x0, 0)
+                    for iy in range(max(y0, 0), min(y0 + kh, h)):
+                        for ix in range(max(x0, 0), min(x0 + kw, w)):
+                            v = plane[iy, ix]
+                            if v > best or v != v:
+                                best = v
+                                where = iy * w + ix
+                    y[n, c, oy, ox] = best
+                    arg[n, c, oy, ox] = where
+
+
+@njit(cache=True)
+def maxpool_backward(dy, arg, dx):
+    """dx[n, c, arg] += dy: each output's gradient goes to the input that won its window."""
+    n_img, n_c, oh, ow = dy.shape
+    w = dx.shape[3]
+    for n in range(n_img):
+        for c in range(n_c):
+            for oy in range(oh):
+                for ox in range(ow):
+                    k = arg[n, c, oy, ox]
+                    dx[n, c, k // w, k % w] += dy[n, c, oy, ox]
+
+
+@njit(cache=True)
+def _divisor(o, s, p, k, size):
+    start = o * s - p
+    end = min(start + k, size + p)
+    return end - start, max(start, 0), min(end, size)
+
+
+@njit(cache=True)
+def avgpool_forward(x, kh, kw, sh, sw, ph, pw, y):
+    n_img, n_c, h, w = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    for n in range(n_img):
+        for c in range(n_c):
+            plane = x[n, c]
+            for oy in range(oh):
+                dh, ys, ye = _divisor(oy, sh, ph, kh, h)
+                for ox in range(ow):
+                    dw, xs, xe = _divisor(ox, sw, pw, kw, w)
+                    acc = plane.dtype.type(0)
+                    for iy in range(ys, ye):
+                        for ix in range(xs, xe):
+                            acc += plane[iy, ix]
+                    y[n, c, oy, ox] = acc / (dh * dw)
+
+
+@njit(cache=True)
+def avgpool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
+    n_img, n_c, h, w = dx.shape
+    oh, ow = dy.shape[2], dy.shape[3]
+    for n in range(n_img):
+        for c in range(n_c):
+            plane = dx[n, c]
+            for oy in range(oh):
+                dh, ys, ye = _divisor(oy, sh, ph, kh, h)
+                for ox in range(ow):
+                    dw, xs, xe = _divisor(ox, sw, pw, kw, w)
+                    g = dy[n, c, oy, ox] / (dh * dw)
+                    for iy in range(ys, ye):
+                        for ix in range(xs, xe):
+                            plane[iy, ix] += g
+
+
+@njit(cache=True)
+def gap_forward(x, y):
+    """x (N, C, P) → y (N, C): the mean over P = H·W."""
+    n_img, n_c, p = x.shape
+    for n in range(n_img):
+        for c in range(n_c):
+            acc = 0.0
+            for k in range(p):
+                acc += x[n, c, k]
+            y[n, c] = acc / p
+
+
+@njit(cache=True)
+def gap_backward(dy, dx):
+    n_img, n_c, p = dx.shape
+    for n in range(n_img):
+        for c in range(n_c):
+            g = dy[n, c] / p
+            for k in range(p):
+                dx[n, c, k] = g
