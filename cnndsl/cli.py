@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+import numpy as np
 from rich.console import Console
 
 from .errors import CnnError
@@ -19,11 +20,23 @@ EPILOG = """examples:
   cnndsl summary resnet50 --depth 1    per-layer table, blocks collapsed below depth 1
   cnndsl summary lenet5 --json         the same as JSON
   cnndsl render googlenet -o g.svg     draw it (.svg .png .pdf .dot); --depth 0 folds the blocks
+  cnndsl run resnet18 --batch 8 --backward --repeat 3   time a training step, layer by layer
+  cnndsl gradcheck lenet5              analytic gradients against float64 finite differences
 """
 
 
 def _network_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("network", metavar="FILE|NAME", help="a .cnn file, or a shipped architecture (see `cnndsl list`)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value
 
 
 def _depth(text: str) -> int:
@@ -66,6 +79,38 @@ def make_parser() -> argparse.ArgumentParser:
                         "default: every layer")
     p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("run", help="run a batch forward (and backward), timed layer by layer",
+                       description="Run the network on a batch (random, seeded, unless --input is given) with "
+                                   "fresh seeded weights or --weights; with --backward, --grad-output or "
+                                   "--save-grads also run backward. Times are medians over --repeat runs after "
+                                   "one warm-up run.")
+    _network_arg(p)
+    p.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size for a random input (default 1)")
+    p.add_argument("--mode", choices=("eval", "train"), default="eval",
+                   help="train: batch statistics, dropout and aux heads (default eval)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights, the random input, dropout and labels")
+    p.add_argument("--input", metavar="X.npy", help="the input batch, float32 (N, C, H, W)")
+    p.add_argument("--weights", metavar="W.npz", help="load weights (see --save-weights for the format)")
+    p.add_argument("--save-weights", metavar="W.npz", help="save the weights (and batch-norm running statistics)")
+    p.add_argument("--output", metavar="Y.npy", help="save the network's output")
+    p.add_argument("--grad-output", metavar="DY.npy", help="back-propagate this gradient of the output")
+    p.add_argument("--save-grads", metavar="G.npz", help="save every parameter's gradient, and `input`'s")
+    p.add_argument("--backward", action="store_true",
+                   help="run backward too (softmax-cross-entropy on random labels unless --grad-output)")
+    p.add_argument("--repeat", type=_positive, default=1, metavar="K", help="timed runs; medians are reported")
+    p.add_argument("--json", action="store_true", help="print the timings as JSON")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("gradcheck", help="check the analytic gradients against float64 finite differences")
+    _network_arg(p)
+    p.add_argument("--batch", type=_positive, default=2, metavar="N", help="batch size (default 2)")
+    p.add_argument("--mode", choices=("eval", "train"), default="train", help="default train")
+    p.add_argument("--samples", type=_positive, default=6, metavar="K", help="entries checked per tensor (default 6)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--weights", metavar="W.npz", help="check at these weights instead of fresh ones")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest relative error accepted (default 1e-4)")
+    p.set_defaults(func=cmd_gradcheck)
 
     p = sub.add_parser("gallery", help="regenerate the SVG of every shipped architecture")
     p.add_argument("folder", nargs="?", default="docs/gallery", help="where to write them (default: docs/gallery)")
@@ -121,6 +166,50 @@ def cmd_gallery(args) -> int:
     for path in write_gallery(args.folder):
         print(f"wrote {path}")
     return 0
+
+
+def _weights(net, path: str | None, seed: int) -> None:
+    if path:
+        net.load_weights(path)
+    else:
+        net.init(seed)
+
+
+def cmd_run(args) -> int:
+    from .engine.runner import load_array, run
+    net = load(args.network)
+    _weights(net, args.weights, args.seed)
+    x = load_array(args.input, "input") if args.input else None
+    dy = load_array(args.grad_output, "output gradient") if args.grad_output else None
+    result = run(net, args.batch, args.mode, args.seed, x, dy, args.backward or bool(args.save_grads), args.repeat)
+    if args.output:
+        np.save(args.output, net.engine.outputs[net.output])
+    if args.save_grads:
+        grads = {"input": net.engine.input_grad} | net.grads
+        np.savez(args.save_grads, **grads)
+    if args.save_weights:
+        net.save_weights(args.save_weights)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    from .engine.report import print_run
+    print_run(net, result, _console())
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    from .engine.gradcheck import gradcheck
+    net = load(args.network)
+    _weights(net, args.weights, args.seed)
+    checks = gradcheck(net, batch=args.batch, mode=args.mode, samples=args.samples, seed=args.seed)
+    worst = max(c.worst for c in checks)
+    for c in checks:
+        flag = "ok " if c.worst <= args.tolerance else "BAD"
+        print(f"{flag} {c.key:<40} worst relative error {c.worst:.2e} ({c.checked} entries)")
+    verdict = "passed" if worst <= args.tolerance else "FAILED"
+    print(f"gradcheck {verdict}: worst {worst:.2e}, tolerance {args.tolerance:g} "
+          f"({len(checks)} tensors, float64 central differences, mode {args.mode})")
+    return 0 if worst <= args.tolerance else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from time import perf_counter
 from pathlib import Path
 
 import networkx as nx
@@ -37,6 +38,8 @@ class Engine:
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.grads: dict[str, dict[str, np.ndarray]] = {}
         self._tape: dict | None = None
+        self._loss_seeds: dict[str, np.ndarray] = {}
+        self.outputs: dict[str, np.ndarray] = {}
 
     # ---- parameters ------------------------------------------------------------------------------
     def init(self, seed: int = 0) -> None:
@@ -101,7 +104,7 @@ class Engine:
         return [n for n in self.g if n != "input" and (training or not self.g.nodes[n]["train_only"])]
 
     def forward(self, x: np.ndarray, mode: str = "eval", grad: bool = True, seed: int | None = None,
-                check_finite: bool = True) -> np.ndarray:
+                check_finite: bool = True, profile: dict[str, float] | None = None) -> np.ndarray:
         """Run the network on a batch x (N, C, H, W); returns the main output. With grad, what
         backward needs is kept; in train mode the aux heads run too (see `outputs`)."""
         if mode not in MODES:
@@ -121,8 +124,11 @@ class Engine:
         for node in nodes:
             data = self.g.nodes[node]
             ctx.state = self.state.get(node, {})
+            start = perf_counter()
             y, cache = OPS[data["op"]].forward(data["attrs"], [acts[i] for i in data["inputs"]],
                                                self.params.get(node, {}), ctx)
+            if profile is not None:
+                profile[node] = profile.get(node, 0.0) + perf_counter() - start
             if check_finite and not all_finite(y.reshape(-1)):
                 raise _non_finite(data, node, "output", "forward")
             acts[node] = y
@@ -134,7 +140,9 @@ class Engine:
                     del acts[i]
         self.outputs = {e: acts[e] for e in ends}
         self.logits = {e: acts[self._logits(e)] for e in ends}
-        self._tape = {"tape": tape, "nodes": nodes, "ctx": ctx, "check": check_finite} if grad else None
+        self._tape = {"tape": tape, "nodes": nodes, "ctx": ctx, "check": check_finite,
+                      "x_shape": x.shape} if grad else None
+        self._loss_seeds = {}
         return acts[self.g.graph["output"]]
 
     def _logits(self, end: str) -> str:
@@ -159,13 +167,13 @@ class Engine:
         return np.ascontiguousarray(x)
 
     # ---- backward --------------------------------------------------------------------------------
-    def backward(self, dy: np.ndarray | None = None) -> np.ndarray:
+    def backward(self, dy: np.ndarray | None = None, profile: dict[str, float] | None = None) -> np.ndarray:
         """Back-propagate dy (the gradient of the main output, as y.backward(dy)); without dy, the
         gradient of the last `loss`. Parameter gradients land in `grads`; returns the input's."""
         if self._tape is None:
             raise CnnError("backward needs a forward pass with grad=True first")
         if dy is None:
-            seeds = getattr(self, "_loss_seeds", None)
+            seeds = self._loss_seeds
             if not seeds:
                 raise CnnError("backward() without dy needs a loss first", hint="call net.loss(x, labels)")
         else:
@@ -175,9 +183,9 @@ class Engine:
             if dy.shape != expected:
                 raise CnnError(f"the output gradient has shape {fmt_shape(dy.shape)}, expected {fmt_shape(expected)}")
             seeds = {out: np.ascontiguousarray(dy, dtype=self.dtype)}
-        return self._backprop(seeds)
+        return self._backprop(seeds, profile)
 
-    def _backprop(self, seeds: dict[str, np.ndarray]) -> np.ndarray:
+    def _backprop(self, seeds: dict[str, np.ndarray], profile: dict[str, float] | None = None) -> np.ndarray:
         tape, nodes, ctx = self._tape["tape"], self._tape["nodes"], self._tape["ctx"]
         pending: dict[str, np.ndarray] = dict(seeds)
         owned: set[str] = set()
@@ -188,7 +196,10 @@ class Engine:
                 continue
             data = self.g.nodes[node]
             ctx.state = self.state.get(node, {})
+            start = perf_counter()
             dxs, dparams = OPS[data["op"]].backward(data["attrs"], g, tape.pop(node), self.params.get(node, {}), ctx)
+            if profile is not None:
+                profile[node] = profile.get(node, 0.0) + perf_counter() - start
             if dparams:
                 self.grads[node] = dparams
             for i, dx in zip(data["inputs"], dxs):
@@ -204,18 +215,18 @@ class Engine:
         for node in nodes:  # layers no gradient reached (an unused aux head) get zeros
             for k, v in self.params.get(node, {}).items():
                 self.grads.setdefault(node, {}).setdefault(k, np.zeros_like(v))
-        return pending.get("input", np.zeros_like(self._tape_input_shape()))
-
-    def _tape_input_shape(self) -> np.ndarray:
-        return np.zeros((1,) + tuple(self.g.graph["input_shape"]), self.dtype)
+        self.input_grad = pending["input"] if "input" in pending else np.zeros(self._tape["x_shape"], self.dtype)
+        return self.input_grad
 
     # ---- loss --------------------------------------------------------------------------------------
-    def loss(self, x: np.ndarray, labels: np.ndarray, seed: int | None = None) -> float:
-        """Training forward and the softmax-cross-entropy of the main output plus, weighted, the aux
-        heads'. `backward()` then back-propagates it."""
-        self.forward(x, mode="train", grad=True, seed=seed)
+    def loss(self, x: np.ndarray, labels: np.ndarray, seed: int | None = None, mode: str = "train",
+             profile: dict[str, float] | None = None) -> float:
+        """A forward pass and the softmax-cross-entropy of the main output plus, in training, the aux
+        heads' weighted. `backward()` then back-propagates it."""
+        self.forward(x, mode=mode, grad=True, seed=seed, profile=profile)
         labels = np.asarray(labels)
-        weights_of = {self.g.graph["output"]: 1.0} | {h["node"]: h["weight"] for h in self.g.graph["aux_heads"]}
+        heads = self.g.graph["aux_heads"] if mode == "train" else []
+        weights_of = {self.g.graph["output"]: 1.0} | {h["node"]: h["weight"] for h in heads}
         total, seeds = 0.0, {}
         for end, weight in weights_of.items():
             z = self.logits[end]

@@ -1,0 +1,116 @@
+"""Every op's kernels, one layer at a time: against torch.nn.functional (float32 vs float64) and against
+float64 central differences, on odd sizes, strides, padding, dilation, groups and ceil-mode pools."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import cnndsl  # noqa: E402
+from cnndsl.engine.gradcheck import gradcheck  # noqa: E402
+
+from ..torch_oracle import rel_err, run  # noqa: E402
+
+# (statement, input shape): each becomes a one-layer network (flatten appended where the op is spatial)
+CASES = [
+    ("conv 5 3x3", "3x9x11"),
+    ("conv 4 3x3 stride=2 pad=1", "2x10x9"),
+    ("conv 6 5x3 stride=2x1 pad=2x1 dilation=1x2", "3x13x12"),
+    ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x8x8"),
+    ("conv 8 3x3 groups=8 pad=1 bias=false", "8x7x7"),      # depthwise
+    ("conv 4 1x7 pad=0x3", "3x5x9"),
+    ("conv 7 1x1 stride=2", "5x9x9"),
+    ("conv 3 4x4 stride=3", "2x11x10"),                      # an even kernel
+    ("maxpool 3x3 stride=2", "3x11x11"),                     # overlapping
+    ("maxpool 3x3 stride=2 ceil=true", "2x10x10"),
+    ("maxpool 2x3 stride=1x2 pad=1", "2x7x8"),
+    ("avgpool 3x3 stride=2 pad=1", "2x9x9"),
+    ("avgpool 3x3 stride=2 pad=1 ceil=true", "2x10x10"),
+    ("avgpool 2", "3x7x7"),
+    ("gap", "4x5x3"),
+    ("relu", "3x4x5"), ("relu6", "3x4x5"), ("tanh", "3x4x5"), ("sigmoid", "3x4x5"), ("identity", "3x4x5"),
+    ("leakyrelu slope=0.2", "3x4x5"),
+    ("lrn size=5 alpha=1e-2 beta=0.75 k=2", "7x3x4"),
+    ("lrn size=3 alpha=0.5 beta=0.6 k=1", "5x3x3"),
+    ("lrn size=4 alpha=0.1 beta=0.75 k=2", "6x2x2"),        # an even window
+    ("bn eps=1e-3 momentum=0.3", "4x3x5"),
+    ("flatten\nbn", "3x2x2"),                                # 1-D batch norm
+    ("flatten\ndense 6", "3x4x4"),
+    ("flatten\ndense 5 bias=false\nsoftmax", "2x3x3"),
+    ("concat { branch { conv 2 1x1 } branch {} branch { maxpool 3 stride=1 pad=1 } }", "3x5x5"),
+    ("add { branch { conv 3 3x3 pad=1 } branch {} branch { relu } }", "3x5x5"),
+]
+
+
+def one_layer(stmt: str, shape: str):
+    spatial = not any(stmt.endswith(t) for t in ("dense 6", "softmax", "flatten\nbn"))
+    text = f"network K\ninput {shape}\n{stmt}\n" + ("flatten\n" if spatial else "")
+    return cnndsl.parse(text, "kernel.cnn")
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+@pytest.mark.parametrize("stmt, shape", CASES)
+def test_against_torch(stmt, shape, mode):
+    net = one_layer(stmt, shape).init(seed=1)
+    rng = np.random.default_rng(2)
+    for k, v in net.buffers.items():  # non-trivial running statistics
+        v[...] = rng.uniform(0.5, 1.5, v.shape) if k.endswith("var") else rng.standard_normal(v.shape)
+    start = {k: v.copy() for k, v in net.buffers.items()}
+    x = rng.standard_normal((3,) + net.input_shape).astype(np.float32)
+    y = net.forward(x, mode=mode)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = net.backward(dy)
+    for k, v in start.items():
+        net.engine.state[k.rsplit(".", 1)[0]][k.rsplit(".", 1)[1]][...] = v
+    y_ref, dx_ref, grads_ref, _ = run(net, x.astype(np.float64), dy.astype(np.float64), mode)
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+    assert rel_err(y, y_ref) < 1e-5 and rel_err(dx, dx_ref) < 1e-4
+    for key, ref in grads_ref.items():
+        assert rel_err(net.grads[key], ref) < 1e-4, key
+
+
+@pytest.mark.parametrize("stmt, shape", CASES)
+def test_against_finite_differences(stmt, shape):
+    net = one_layer(stmt, shape).init(seed=4)
+    for check in gradcheck(net, batch=2, mode="train", samples=5):
+        assert check.worst < 1e-5, (check.key, check.worst)
+
+
+def test_maxpool_ties_go_to_the_first_maximum_as_in_torch():
+    net = cnndsl.parse("network T\ninput 2x6x6\nmaxpool 3x3 stride=2 pad=1\nflatten").init()
+    x = np.random.default_rng(0).integers(0, 2, (2, 2, 6, 6)).astype(np.float32)  # many ties
+    y = net.forward(x)
+    dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
+    dx = net.backward(dy)
+    _, dx_ref, _, _ = run(net, x.astype(np.float64), dy.astype(np.float64))
+    assert np.array_equal(dx != 0, dx_ref != 0) and np.allclose(dx, dx_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_dropout_is_seeded_scaled_and_identity_at_inference():
+    net = cnndsl.parse("network D\ninput 4x16x16\ndropout 0.25\nflatten").init()
+    x = np.ones((8, 4, 16, 16), np.float32)
+    assert np.array_equal(net.forward(x, mode="eval"), x.reshape(8, -1))
+    y1 = net.forward(x, mode="train", seed=5)
+    dx = net.backward(np.ones_like(y1))
+    y2 = net.forward(x, mode="train", seed=5)
+    assert np.array_equal(y1, y2) and not np.array_equal(y1, net.forward(x, mode="train", seed=6))
+    kept = y1 != 0
+    assert np.allclose(y1[kept], 1 / 0.75) and abs(kept.mean() - 0.75) < 0.02
+    assert np.array_equal(dx.reshape(8, -1), y1)  # the gradient passes exactly where the mask kept
+
+
+def test_fused_softmax_cross_entropy_matches_torch():
+    net = cnndsl.parse("network S\ninput 3x4x4\nflatten\ndense 5\nsoftmax").init(seed=2)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 3, 4, 4)).astype(np.float32) * 30  # large logits: must stay finite
+    labels = rng.integers(0, 5, 6)
+    loss = net.loss(x, labels)
+    dx = net.backward()
+    w = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in net.params.items()}
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    z = torch.nn.functional.linear(xt.flatten(1), w["dense1.weight"], w["dense1.bias"])
+    ref = torch.nn.functional.cross_entropy(z, torch.tensor(labels))
+    ref.backward()
+    assert abs(loss - ref.item()) < 1e-4 * max(1, abs(ref.item()))
+    assert rel_err(dx, xt.grad.numpy()) < 1e-4
+    assert rel_err(net.grads["dense1.weight"], w["dense1.weight"].grad.numpy()) < 1e-4
