@@ -111,10 +111,11 @@ class Engine:
             raise CnnError(f"mode must be 'eval' or 'train', not {mode!r}")
         if not self.params and any(self.g.nodes[n]["params"] for n in self.g):
             raise CnnError("the network has no weights yet", hint="call net.init(seed) or net.load_weights(path)")
-        x = self._check_input(x)
+        self._check_input(x)
         training = mode == "train"
         nodes = self.run_nodes(training)
         memory.check(self.g, nodes, x.shape[0], grad, self.dtype.itemsize)
+        x = np.ascontiguousarray(x, dtype=self.dtype)
         ends = {self.g.graph["output"]} | ({h["node"] for h in self.g.graph["aux_heads"]} if training else set())
         keep_out = ends | {self._logits(e) for e in ends}
         uses = {n: sum(1 for s in set(self.g.successors(n)) if s in nodes or s == n) for n in self.g}
@@ -150,21 +151,18 @@ class Engine:
         data = self.g.nodes[end]
         return data["inputs"][0] if data["op"] == "softmax" else end
 
-    def _check_input(self, x) -> np.ndarray:
+    def _check_input(self, x) -> None:
         if not isinstance(x, np.ndarray):
             raise CnnError(f"the input must be a NumPy array, not {type(x).__name__}")
         expected = tuple(self.g.graph["input_shape"])
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise CnnError(f"the input has shape {fmt_shape(x.shape)}, but the network takes N×{fmt_shape(expected)}",
                            hint=f"give a batch of shape (N, {', '.join(map(str, expected))})")
-        if x.dtype != self.dtype:
-            if x.dtype.kind != "f":
-                raise CnnError(f"the input has dtype {x.dtype}, but the network computes in {self.dtype}",
-                               hint=f"convert it with x.astype(np.{self.dtype})")
-            x = x.astype(self.dtype)
+        if x.dtype.kind != "f":
+            raise CnnError(f"the input has dtype {x.dtype}, but the network computes in {self.dtype}",
+                           hint=f"convert it with x.astype(np.{self.dtype})")
         if x.shape[0] == 0:
             raise CnnError("the input batch is empty")
-        return np.ascontiguousarray(x)
 
     # ---- backward --------------------------------------------------------------------------------
     def backward(self, dy: np.ndarray | None = None, profile: dict[str, float] | None = None) -> np.ndarray:

@@ -1,0 +1,177 @@
+"""cnndsl against PyTorch (CPU) on the same networks and shapes, in one process run.
+
+    python benchmarks/bench_engine.py                  # all six networks, table + benchmarks/results/engine.json
+    python benchmarks/bench_engine.py resnet18 lenet5  # a subset
+    python benchmarks/bench_engine.py --no-memory      # skip the separate-process memory runs
+
+Forward: inference (eval, nothing kept for backward). Training step: forward in training mode, the
+softmax-cross-entropy loss (aux heads weighted) and backward — no optimizer, as in REFERENCE.md.
+GFLOP/s count 2 × MACs for a forward and 3 × that for a step. Times are medians after a warm-up.
+Peak memory is measured in a fresh process per library and network: the rise of the resident set
+during one training step after a warm-up step (Linux's VmHWM, reset just before the step), with glibc
+told to return large blocks to the system when freed, so that the resident set follows live memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+NETWORKS = {"lenet5": 256, "alexnet": 16, "vgg16": 2, "googlenet": 8, "resnet18": 8, "resnet50": 4}
+RESULTS = Path(__file__).parent / "results"
+
+
+def median_time(fn, repeat: int) -> float:
+    fn()  # warm-up (compiles numba kernels on first use)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def setup(name: str, batch: int, seed: int = 0):
+    import cnndsl
+    net = cnndsl.load(name).init(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch,) + net.input_shape).astype(np.float32)
+    labels = rng.integers(0, net.output_shape[0], batch)
+    return net, x, labels
+
+
+def cnndsl_fns(net, x, labels):
+    eng = net.engine
+
+    def forward():
+        eng.forward(x, mode="eval", grad=False)
+
+    def step():
+        eng.loss(x, labels, mode="train")
+        eng.backward()
+    return forward, step
+
+
+def torch_fns(net, x, labels):
+    import torch
+    import torch.nn.functional as F
+
+    from cnndsl.export.torch import to_torch
+    model = to_torch(net)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
+    heads = {h["node"]: h["weight"] for h in net.aux_heads}
+
+    def logits(out, node):
+        return out if net.graph.nodes[node]["op"] != "softmax" else None
+
+    def forward():
+        model.eval()
+        with torch.no_grad():
+            model(xt)
+
+    def step():
+        model.train()
+        model.zero_grad(set_to_none=True)
+        # the trailing softmax is fused with the loss in cnndsl; here: log of the probabilities
+        out = model(xt)
+        loss = F.nll_loss(torch.log(out.clamp_min(1e-30)), yt)
+        for node, w in heads.items():
+            loss = loss + w * F.nll_loss(torch.log(model.aux_outputs[node].clamp_min(1e-30)), yt)
+        loss.backward()
+    return forward, step
+
+
+def measure(name: str, batch: int, repeat: int) -> dict:
+    net, x, labels = setup(name, batch)
+    row = {"network": name, "batch": batch, "macs": net.macs, "inference_macs": net.inference_macs}
+    for lib, make in (("cnndsl", cnndsl_fns), ("torch", torch_fns)):
+        forward, step = make(net, x, labels)
+        row[f"{lib}_forward_s"] = median_time(forward, repeat)
+        row[f"{lib}_step_s"] = median_time(step, repeat)
+    row["forward_ratio"] = row["cnndsl_forward_s"] / row["torch_forward_s"]
+    row["step_ratio"] = row["cnndsl_step_s"] / row["torch_step_s"]
+    fwd_flop = 2 * net.inference_macs * batch
+    step_flop = 3 * 2 * net.macs * batch
+    for lib in ("cnndsl", "torch"):
+        row[f"{lib}_forward_gflops"] = fwd_flop / row[f"{lib}_forward_s"] / 1e9
+        row[f"{lib}_step_gflops"] = step_flop / row[f"{lib}_step_s"] / 1e9
+    return row
+
+
+def _rss(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_child(lib: str, name: str, batch: int) -> None:
+    """In a fresh process: one warm-up step, then the resident-set rise of one more step."""
+    net, x, labels = setup(name, batch)
+    _, step = (cnndsl_fns if lib == "cnndsl" else torch_fns)(net, x, labels)
+    step()
+    import gc
+    gc.collect()
+    before = _rss("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak resident set
+    step()
+    print(json.dumps({"peak_rise_bytes": _rss("VmHWM") - before}))
+
+
+def peak(lib: str, name: str, batch: int) -> int:
+    # A fixed mmap threshold makes glibc hand large blocks back to the system when they are freed, so the
+    # resident set follows live memory for both libraries (else the first step's heap stays resident).
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+    out = subprocess.run([sys.executable, __file__, "--peak-child", lib, name, str(batch)], capture_output=True,
+                         text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rise_bytes"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("networks", nargs="*", default=list(NETWORKS))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--peak-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak_child:
+        lib, name, batch = args.peak_child
+        peak_child(lib, name, int(batch))
+        return
+    import torch
+    rows = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {args.repeat} after warm-up")
+    head = (f"{'network':<10} {'batch':>5} | {'fwd cnndsl':>10} {'torch':>8} {'ratio':>6} | {'step cnndsl':>11} "
+            f"{'torch':>8} {'ratio':>6} | {'GFLOP/s step':>13} | {'peak MB':>15} {'ratio':>6}")
+    print(head)
+    print("-" * len(head))
+    for name in args.networks:
+        row = measure(name, NETWORKS[name], args.repeat if name != "lenet5" else 4 * args.repeat)
+        if not args.no_memory:
+            row["cnndsl_peak_bytes"] = peak("cnndsl", name, NETWORKS[name])
+            row["torch_peak_bytes"] = peak("torch", name, NETWORKS[name])
+            row["peak_ratio"] = row["cnndsl_peak_bytes"] / max(row["torch_peak_bytes"], 1)
+        rows.append(row)
+        mem = (f"{row['cnndsl_peak_bytes'] / 1e6:7.0f}/{row['torch_peak_bytes'] / 1e6:<7.0f} {row['peak_ratio']:6.2f}"
+               if not args.no_memory else f"{'—':>15} {'':>6}")
+        print(f"{name:<10} {row['batch']:>5} | {1e3 * row['cnndsl_forward_s']:8.1f}ms {1e3 * row['torch_forward_s']:6.1f}ms "
+              f"{row['forward_ratio']:6.2f} | {1e3 * row['cnndsl_step_s']:9.1f}ms {1e3 * row['torch_step_s']:6.1f}ms "
+              f"{row['step_ratio']:6.2f} | {row['cnndsl_step_gflops']:5.0f} vs {row['torch_step_gflops']:5.0f} | {mem}",
+              flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "engine.json"
+    out.write_text(json.dumps({"torch": torch.__version__, "rows": rows}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Exporters: cnndsl networks as other libraries' models."""
