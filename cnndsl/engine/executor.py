@@ -230,7 +230,8 @@ class Engine:
             z = self.logits[end]
             if z.ndim != 2:
                 raise CnnError(f"the loss needs 1-D outputs, but '{end}' gives {fmt_shape(z.shape[1:])}")
-            _check_labels(labels, z.shape)
+            _check_labels(labels, z.shape, "the network" if end == self.g.graph["output"]
+                          else f"the aux head ending in '{end}'")
             probs, dz = np.empty_like(z), np.empty_like(z)
             total += weight * softmax_xent(np.ascontiguousarray(z), labels.astype(np.int64), probs, dz)
             seeds[self._logits(end)] = dz * self.dtype.type(weight)
@@ -240,12 +241,12 @@ class Engine:
         return total
 
 
-def _check_labels(labels: np.ndarray, shape: tuple) -> None:
+def _check_labels(labels: np.ndarray, shape: tuple, who: str) -> None:
     if labels.shape != (shape[0],) or labels.dtype.kind not in "iu":
         raise CnnError(f"labels must be {shape[0]} whole numbers, got an array of shape {labels.shape} "
                        f"and dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() >= shape[1]):
-        raise CnnError(f"labels must lie in 0…{shape[1] - 1} (the network has {shape[1]} outputs), "
+        raise CnnError(f"labels must lie in 0…{shape[1] - 1} ({who} has {shape[1]} outputs), "
                        f"got {labels.min()}…{labels.max()}")
 
 

@@ -1,0 +1,39 @@
+"""Compile and start-up times (issue 4): the first-ever compile of every kernel with an empty numba
+cache, and `cnndsl run lenet5` from process start with a warm cache.
+
+    python benchmarks/bench_startup.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ALL_OPS = Path(__file__).parent / "all_ops.cnn"
+
+
+def timed(args: list[str], env: dict) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cnndsl", *args], check=True, capture_output=True, env=env)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold = timed(["run", str(ALL_OPS), "--mode", "train", "--backward", "--batch", "2"], env)
+        cold += timed(["run", str(ALL_OPS), "--mode", "eval", "--backward", "--batch", "2"], env)
+        warm_all = timed(["run", str(ALL_OPS), "--mode", "train", "--backward", "--batch", "2"], env)
+        timed(["run", "lenet5"], env)
+        warm = min(timed(["run", "lenet5"], env) for _ in range(3))
+    print(f"first-ever compile of every kernel (train + eval, forward + backward): {cold:6.1f} s   (target < 60 s)")
+    print(f"the same with a warm cache:                                          {warm_all:6.1f} s")
+    print(f"`cnndsl run lenet5`, warm cache, from process start:                 {warm:6.2f} s   (target < 3 s)")
+
+
+if __name__ == "__main__":
+    main()
