@@ -22,6 +22,7 @@ EPILOG = """examples:
   cnndsl render googlenet -o g.svg     draw it (.svg .png .pdf .dot); --depth 0 folds the blocks
   cnndsl run resnet18 --batch 8 --backward --repeat 3   time a training step, layer by layer
   cnndsl gradcheck lenet5              analytic gradients against float64 finite differences
+  cnndsl train lenet5 --plot curves.png           train on the built-in digits, plot the curves
 """
 
 
@@ -111,6 +112,31 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="W.npz", help="check at these weights instead of fresh ones")
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest relative error accepted (default 1e-4)")
     p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("train", help="train on the built-in digits, MNIST files or an .npz",
+                       description="Train the network with softmax-cross-entropy (aux heads weighted). The default "
+                                   "data are scikit-learn's 8×8 digits, resized to the input; the defaults train "
+                                   "LeNet-5 to ≥ 97 %% test accuracy in 10 epochs.")
+    _network_arg(p)
+    p.add_argument("--data", default="digits", metavar="digits|PATH",
+                   help="`digits` (default), a folder of MNIST IDX files (gzip or not), or an .npz with x and y")
+    p.add_argument("--epochs", type=_positive, default=10, metavar="N", help="default 10")
+    p.add_argument("--batch-size", type=_positive, default=16, metavar="B", help="default 16")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-3 for adam, 0.01 for sgd)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam", help="default adam")
+    p.add_argument("--momentum", type=float, default=0.9, metavar="M", help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, default=0.0, metavar="WD", help="L2 penalty (default 0)")
+    p.add_argument("--lr-step", type=int, default=None, metavar="EPOCHS",
+                   help="multiply the rate by 0.1 every EPOCHS epochs (default: once, at 60%% of the epochs; 0: never)")
+    p.add_argument("--augment", type=int, default=None, metavar="PIXELS",
+                   help="random shifts of up to PIXELS (default: a 16th of the input size; 0: none)")
+    p.add_argument("--checkpoint", metavar="CKPT.npz", help="save a checkpoint after every epoch (and on Ctrl-C)")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint at its next epoch")
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling, augmentation and dropout")
+    p.add_argument("--metrics", metavar="OUT.json", help="write the per-epoch metrics and the test accuracy")
+    p.add_argument("--plot", metavar="CURVES.png", help="plot loss and accuracy against the epoch")
+    p.add_argument("--save-weights", metavar="W.npz", help="save the trained weights")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("gallery", help="regenerate the SVG of every shipped architecture")
     p.add_argument("folder", nargs="?", default="docs/gallery", help="where to write them (default: docs/gallery)")
@@ -210,6 +236,33 @@ def cmd_gradcheck(args) -> int:
     print(f"gradcheck {verdict}: worst {worst:.2e}, tolerance {args.tolerance:g} "
           f"({len(checks)} tensors, float64 central differences, mode {args.mode})")
     return 0 if worst <= args.tolerance else 1
+
+
+def cmd_train(args) -> int:
+    from .training.data import load_data
+    from .training.trainer import TrainConfig, plot, train, write_metrics
+    net = load(args.network)
+    if len(net.output_shape) != 1:
+        raise CnnError(f"training needs class scores: {net.name}'s output is {'×'.join(map(str, net.output_shape))}",
+                       hint="end the network with `flatten` and `dense CLASSES`")
+    console = _console()
+    data = load_data(args.data, net.input_shape, net.output_shape[0])
+    console.print(f"{net.name}: {net.param_count:,} params; {data.describe()}")
+    lr = args.lr if args.lr is not None else (2e-3 if args.optimizer == "adam" else 0.01)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, optimizer=args.optimizer,
+                      momentum=args.momentum, weight_decay=args.weight_decay, lr_step=args.lr_step,
+                      seed=args.seed, augment=args.augment, checkpoint=args.checkpoint, resume=args.resume)
+    history = train(net, data, cfg, console)
+    if args.metrics:
+        write_metrics(args.metrics, history)
+        console.print(f"wrote {args.metrics}")
+    if args.plot:
+        plot(args.plot, history, f"{net.name} on {data.name}")
+        console.print(f"wrote {args.plot}")
+    if args.save_weights:
+        net.save_weights(args.save_weights)
+        console.print(f"wrote {args.save_weights}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

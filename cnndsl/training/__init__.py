@@ -1,0 +1,1 @@
+"""Training: data sets, optimizers, checkpoints and the training loop."""
