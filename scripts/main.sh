@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: what a newcomer should see first, on the shipped architectures.
-# Installs cnndsl, then checks, summarizes and draws every shipped architecture. Output goes to ./out/.
+# Installs cnndsl; checks, summarizes and draws every shipped architecture; trains LeNet-5 on the
+# built-in digits and plots its curves. Output goes to ./out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
@@ -25,4 +26,7 @@ cnndsl render lenet5 -o out/lenet5.png
 cnndsl render googlenet -o out/googlenet_blocks.png --depth 0
 cnndsl render resnet50 -o out/resnet50_stages.svg --depth 1
 
-echo; echo "JSON summaries and diagrams are in out/; the gallery is in docs/gallery/"
+echo; echo "== LeNet-5 learning the built-in digits (10 epochs)"
+cnndsl train lenet5 --epochs 10 --metrics out/lenet5_metrics.json --plot out/lenet5_curves.png
+
+echo; echo "JSON summaries, diagrams and training curves are in out/; the gallery is in docs/gallery/"

@@ -42,10 +42,12 @@ def test_python_examples(text):
 def test_console_examples(text, tmp_path):
     commands = [line[2:] for line in text.splitlines() if line.startswith("$ ")]
     assert commands
+    (tmp_path / "architectures").symlink_to(ROOT / "architectures")  # the examples' relative paths
     for command in commands:
         argv = shlex.split(command)
         assert argv[0] == "cnndsl"
-        run = subprocess.run([sys.executable, "-m", "cnndsl", *argv[1:]], cwd=ROOT, capture_output=True, text=True)
+        run = subprocess.run([sys.executable, "-m", "cnndsl", *argv[1:]], cwd=tmp_path, capture_output=True,
+                             text=True)
         assert run.returncode == 0, run.stderr
 
 

@@ -126,8 +126,9 @@ class Engine:
             data = self.g.nodes[node]
             ctx.state = self.state.get(node, {})
             start = perf_counter()
-            y, cache = OPS[data["op"]].forward(data["attrs"], [acts[i] for i in data["inputs"]],
-                                               self.params.get(node, {}), ctx)
+            with np.errstate(all="ignore"):  # NaN and Inf are caught below, with the layer's name
+                y, cache = OPS[data["op"]].forward(data["attrs"], [acts[i] for i in data["inputs"]],
+                                                   self.params.get(node, {}), ctx)
             if profile is not None:
                 profile[node] = profile.get(node, 0.0) + perf_counter() - start
             if check_finite and not all_finite(y.reshape(-1)):
@@ -195,7 +196,9 @@ class Engine:
             data = self.g.nodes[node]
             ctx.state = self.state.get(node, {})
             start = perf_counter()
-            dxs, dparams = OPS[data["op"]].backward(data["attrs"], g, tape.pop(node), self.params.get(node, {}), ctx)
+            with np.errstate(all="ignore"):
+                dxs, dparams = OPS[data["op"]].backward(data["attrs"], g, tape.pop(node), self.params.get(node, {}),
+                                                        ctx)
             if profile is not None:
                 profile[node] = profile.get(node, 0.0) + perf_counter() - start
             if dparams:

@@ -20,6 +20,10 @@ class Optimizer:
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         self.t += 1
+        with np.errstate(all="ignore"):  # a diverging run is caught by the next forward, naming the layer
+            self._step(params, grads)
+
+    def _step(self, params, grads) -> None:
         for key, p in params.items():
             g = grads[key]
             if self.weight_decay:
