@@ -56,7 +56,7 @@ def cnndsl_fns(net, x, labels):
 
     def step():
         eng.loss(x, labels, mode="train")
-        eng.backward()
+        eng.backward(input_grad=False)  # as PyTorch, whose input does not require a gradient
     return forward, step
 
 

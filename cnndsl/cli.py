@@ -207,7 +207,8 @@ def cmd_run(args) -> int:
     _weights(net, args.weights, args.seed)
     x = load_array(args.input, "input") if args.input else None
     dy = load_array(args.grad_output, "output gradient") if args.grad_output else None
-    result = run(net, args.batch, args.mode, args.seed, x, dy, args.backward or bool(args.save_grads), args.repeat)
+    result = run(net, args.batch, args.mode, args.seed, x, dy, args.backward or bool(args.save_grads), args.repeat,
+                 input_grad=bool(args.save_grads))
     if args.output:
         np.save(args.output, net.engine.outputs[net.output])
     if args.save_grads:

@@ -166,9 +166,11 @@ class Engine:
             raise CnnError("the input batch is empty")
 
     # ---- backward --------------------------------------------------------------------------------
-    def backward(self, dy: np.ndarray | None = None, profile: dict[str, float] | None = None) -> np.ndarray:
+    def backward(self, dy: np.ndarray | None = None, profile: dict[str, float] | None = None,
+                 input_grad: bool = True) -> np.ndarray | None:
         """Back-propagate dy (the gradient of the main output, as y.backward(dy)); without dy, the
-        gradient of the last `loss`. Parameter gradients land in `grads`; returns the input's."""
+        gradient of the last `loss`. Parameter gradients land in `grads`; returns the input's
+        (None with input_grad=False, which spares the first layers that work)."""
         if self._tape is None:
             raise CnnError("backward needs a forward pass with grad=True first")
         if dy is None:
@@ -182,9 +184,10 @@ class Engine:
             if dy.shape != expected:
                 raise CnnError(f"the output gradient has shape {fmt_shape(dy.shape)}, expected {fmt_shape(expected)}")
             seeds = {out: np.ascontiguousarray(dy, dtype=self.dtype)}
-        return self._backprop(seeds, profile)
+        return self._backprop(seeds, profile, input_grad)
 
-    def _backprop(self, seeds: dict[str, np.ndarray], profile: dict[str, float] | None = None) -> np.ndarray:
+    def _backprop(self, seeds: dict[str, np.ndarray], profile: dict[str, float] | None = None,
+                  input_grad: bool = True) -> np.ndarray | None:
         tape, nodes, ctx = self._tape["tape"], self._tape["nodes"], self._tape["ctx"]
         pending: dict[str, np.ndarray] = dict(seeds)
         owned: set[str] = set()
@@ -195,6 +198,7 @@ class Engine:
                 continue
             data = self.g.nodes[node]
             ctx.state = self.state.get(node, {})
+            ctx.need_dx = input_grad or "input" not in data["inputs"]
             start = perf_counter()
             with np.errstate(all="ignore"):
                 dxs, dparams = OPS[data["op"]].backward(data["attrs"], g, tape.pop(node), self.params.get(node, {}),
@@ -204,6 +208,8 @@ class Engine:
             if dparams:
                 self.grads[node] = dparams
             for i, dx in zip(data["inputs"], dxs):
+                if dx is None:  # not asked for (the network's input)
+                    continue
                 if self._tape["check"] and not all_finite(dx.reshape(-1)):
                     raise _non_finite(data, node, "input gradient", "backward")
                 if i not in pending:
@@ -216,7 +222,12 @@ class Engine:
         for node in nodes:  # layers no gradient reached (an unused aux head) get zeros
             for k, v in self.params.get(node, {}).items():
                 self.grads.setdefault(node, {}).setdefault(k, np.zeros_like(v))
-        self.input_grad = pending["input"] if "input" in pending else np.zeros(self._tape["x_shape"], self.dtype)
+        if not input_grad:
+            self.input_grad = None
+        elif "input" in pending:
+            self.input_grad = pending["input"]
+        else:
+            self.input_grad = np.zeros(self._tape["x_shape"], self.dtype)
         return self.input_grad
 
     # ---- loss --------------------------------------------------------------------------------------

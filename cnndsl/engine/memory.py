@@ -8,6 +8,8 @@ import os
 import networkx as nx
 
 from ..errors import CnnError
+from ..kernels.conv import WORKSPACE
+from ..kernels.parallel import WORKERS
 from ..summary import human
 
 
@@ -25,23 +27,19 @@ def available_bytes() -> int:
 
 def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4) -> int:
     """An upper estimate of the bytes a forward pass (and its backward, with grad) needs: every
-    activation, kept for backward or not, plus the largest convolution workspace."""
+    activation, kept for backward or not, plus the convolution tiles' workspace."""
     acts = sum(math.prod(g.nodes[n]["shape"]) for n in nodes)
-    work = 0
-    for n in nodes:
-        data = g.nodes[n]
-        if data["op"] == "conv":
-            w = data["params"]["weight"]
-            work = max(work, math.prod(w[1:]) * math.prod(data["shape"][1:]))
     factor = 2 if grad else 1  # backward holds caches (about one more copy) and gradients
-    return (factor * acts + 2 * work) * batch * itemsize
+    workspace = 3 * WORKSPACE * WORKERS  # convolution tiles: columns, their gradient, the output's
+    return (factor * acts * batch + workspace) * itemsize
 
 
 def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4) -> None:
     need, have = estimate(g, nodes, batch, grad, itemsize), available_bytes()
     if need > 0.9 * have:
-        per = estimate(g, nodes, 1, grad, itemsize)
-        fits = max(int(0.9 * have // max(per, 1)), 0)
+        fixed = estimate(g, nodes, 0, grad, itemsize)
+        per = estimate(g, nodes, 1, grad, itemsize) - fixed
+        fits = max(int((0.9 * have - fixed) // max(per, 1)), 0)
         raise CnnError(f"a batch of {batch} needs about {human(need, 'B')} for its activations, but only "
                        f"{human(have, 'B')} of memory is available",
                        hint=f"use a batch of at most {fits}" if fits else "use a smaller input")

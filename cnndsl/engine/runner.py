@@ -41,8 +41,10 @@ def load_array(path: str | Path, what: str) -> np.ndarray:
 
 
 def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | None = None,
-        dy: np.ndarray | None = None, backward: bool = False, repeat: int = 1, warmup: bool = True) -> RunResult:
-    """Medians over `repeat` runs (after one untimed warm-up that compiles the kernels)."""
+        dy: np.ndarray | None = None, backward: bool = False, repeat: int = 1, warmup: bool = True,
+        input_grad: bool = False) -> RunResult:
+    """Medians over `repeat` runs (after one untimed warm-up that compiles the kernels). The input's
+    gradient is computed only with input_grad (as PyTorch, where the input needs no gradient)."""
     rng = np.random.default_rng(seed)
     if x is None:
         x = rng.standard_normal((batch,) + tuple(net.input_shape)).astype(np.float32)
@@ -67,7 +69,7 @@ def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | 
             eng.forward(x, mode=mode, grad=backward, seed=seed, profile=pf)
         t1 = perf_counter()
         if backward:
-            eng.backward(dy, profile=pb)
+            eng.backward(dy, profile=pb, input_grad=input_grad)
         t2 = perf_counter()
         if warmup and i == 0:
             continue

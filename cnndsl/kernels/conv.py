@@ -2,8 +2,11 @@
 
     x (N, C, H, W), w (F, C/g, kh, kw) → y (N, F, oh, ow)
     cols[(c, i, j), (n, oy, ox)] = x[n, c, oy·sh − ph + i·dh, ox·sw − pw + j·dw]   (0 outside)
-    y_g = w_g.reshape(F/g, K) @ cols_g          K = (C/g)·kh·kw,  one GEMM per group
-    dW_g = dy_g @ cols_gᵀ,   dcols_g = w_gᵀ @ dy_g  → col2im → dx
+    y_g = w_g.reshape(F/g, K) @ cols_g          K = (C/g)·kh·kw,  one GEMM per group and tile
+    dW_g = Σ_tiles dy_g @ cols_gᵀ,   dcols_g = w_gᵀ @ dy_g  → col2im → dx
+
+The batch is split over the cores (kernels/parallel.py); each core walks its images in tiles (several
+small images, or bands of output rows of a large one) so that the column buffer stays within WORKSPACE.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .parallel import run_batched
 
-@njit(cache=True)
-def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """x (N, C, H, W), channels c0..c1 → cols ((c1−c0)·kh·kw, N·oh·ow). Row-major writes."""
+
+@njit(cache=True, nogil=True)
+def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, cols):
+    """x (N, C, H, W), channels c0…c1, output rows oy0…oy1 → cols ((c1−c0)·kh·kw, N·(oy1−oy0)·ow)."""
     n_img, _, h, w = x.shape
-    p = oh * ow
+    p = (oy1 - oy0) * ow
     zero = x.dtype.type(0)
     for c in range(c0, c1):
         for i in range(kh):
@@ -24,9 +29,9 @@ def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
                 r = ((c - c0) * kh + i) * kw + j
                 row = cols[r]
                 for n in range(n_img):
-                    for oy in range(oh):
+                    for oy in range(oy0, oy1):
                         iy = oy * sh - ph + i * dh
-                        base = n * p + oy * ow
+                        base = n * p + (oy - oy0) * ow
                         if iy < 0 or iy >= h:
                             for ox in range(ow):
                                 row[base + ox] = zero
@@ -37,55 +42,57 @@ def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
                             row[base + ox] = src[ix] if 0 <= ix < w else zero
 
 
-@njit(cache=True)
-def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx):
-    """The adjoint of im2col: dx[n, c, iy, ix] += cols[(c, i, j), (n, oy, ox)] for channels c0..c1."""
+@njit(cache=True, nogil=True)
+def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, dx):
+    """The adjoint of im2col: dx[n, c, iy, ix] += cols[(c, i, j), (n, oy, ox)]."""
     n_img, _, h, w = dx.shape
-    p = oh * ow
+    p = (oy1 - oy0) * ow
     for c in range(c0, c1):
         for i in range(kh):
             for j in range(kw):
                 row = cols[((c - c0) * kh + i) * kw + j]
                 for n in range(n_img):
-                    for oy in range(oh):
+                    for oy in range(oy0, oy1):
                         iy = oy * sh - ph + i * dh
                         if iy < 0 or iy >= h:
                             continue
                         dst = dx[n, c, iy]
-                        base = n * p + oy * ow
+                        base = n * p + (oy - oy0) * ow
                         for ox in range(ow):
                             ix = ox * sw - pw + j * dw
                             if 0 <= ix < w:
                                 dst[ix] += row[base + ox]
 
 
-@njit(cache=True)
-def scatter_output(out, f0, bias, y):
-    """out (F_g, N·P) → y[n, f0 + f, :] (+ bias[f0 + f]); y is (N, F, P). An empty bias means none."""
-    n_img, _, p = y.shape
+@njit(cache=True, nogil=True)
+def scatter_output(out, f0, bias, k0, y):
+    """out (F_g, N·q) → y[n, f0 + f, k0 : k0 + q] (+ bias[f0 + f]); y (N, F, P). An empty bias means none."""
+    n_img = y.shape[0]
+    q = out.shape[1] // n_img
     has_bias = bias.shape[0] > 0
     for f in range(out.shape[0]):
         b = bias[f0 + f] if has_bias else y.dtype.type(0)
         for n in range(n_img):
-            src = out[f, n * p:(n + 1) * p]
+            src = out[f, n * q:(n + 1) * q]
             dst = y[n, f0 + f]
-            for k in range(p):
-                dst[k] = src[k] + b
+            for k in range(q):
+                dst[k0 + k] = src[k] + b
 
 
-@njit(cache=True)
-def gather_grad(dy, f0, f1, dyt):
-    """dy (N, F, P), filters f0..f1 → dyt (f1−f0, N·P): the GEMM layout of the output gradient."""
-    n_img, _, p = dy.shape
+@njit(cache=True, nogil=True)
+def gather_grad(dy, f0, f1, k0, dyt):
+    """dy (N, F, P), filters f0…f1, positions k0 … k0 + q → dyt (f1−f0, N·q): the GEMM layout."""
+    n_img = dy.shape[0]
+    q = dyt.shape[1] // n_img
     for f in range(f0, f1):
         for n in range(n_img):
             src = dy[n, f]
-            dst = dyt[f - f0, n * p:(n + 1) * p]
-            for k in range(p):
-                dst[k] = src[k]
+            dst = dyt[f - f0, n * q:(n + 1) * q]
+            for k in range(q):
+                dst[k] = src[k0 + k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bias_grad(dy, db):
     """db[f] = Σ_n Σ_p dy[n, f, p]; dy (N, F, P)."""
     n_img, n_f, p = dy.shape
@@ -98,40 +105,99 @@ def bias_grad(dy, db):
         db[f] = acc
 
 
+# A chunk of the batch is worth its own thread when its GEMMs stay wide (measured: ResNet-18's 56×56 and
+# 28×28 layers gain 1.5×, its 7×7 layers lose; docs/performance.md).
+MIN_COLUMNS_PER_CHUNK = 1024
+# The column buffer of one tile, in elements (8 MB of float32): it stays in cache, and memory stays
+# close to the activations' (a whole batch's columns are C·kh·kw/C times the input).
+WORKSPACE = 1 << 21
+
+
+def tiles(n_img: int, oh: int, ow: int, k: int) -> list[tuple[int, int, int, int]]:
+    """Work units (n0, n1, oy0, oy1) whose K × columns buffer fits WORKSPACE: several whole images when
+    they are small, bands of output rows of one image when it is large."""
+    budget = max(WORKSPACE // k, ow)
+    if oh * ow <= budget:
+        per = max(1, budget // (oh * ow))
+        return [(a, min(a + per, n_img), 0, oh) for a in range(0, n_img, per)]
+    rows = max(1, budget // ow)
+    return [(a, a + 1, r, min(r + rows, oh)) for a in range(n_img) for r in range(0, oh, rows)]
+
+
+def _pointwise(w: np.ndarray, stride, pad, dilation, groups: int) -> bool:
+    """A 1×1 convolution with stride 1 and no padding is a matrix product per image: no im2col."""
+    return w.shape[2:] == (1, 1) and tuple(stride) == (1, 1) and tuple(pad) == (0, 0) and groups == 1
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad, dilation, groups: int,
                  out_hw) -> np.ndarray:
-    n, c, _, _ = x.shape
+    n = x.shape[0]
     f, cg, kh, kw = w.shape
     oh, ow = out_hw
     fg = f // groups
     y = np.empty((n, f, oh * ow), dtype=x.dtype)
-    cols = np.empty((cg * kh * kw, n * oh * ow), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
-    for g in range(groups):
-        im2col(x, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oh, ow, cols)
-        out = w[g * fg:(g + 1) * fg].reshape(fg, -1) @ cols
-        scatter_output(out, g * fg, bias, y)
+    pointwise = _pointwise(w, stride, pad, dilation, groups)
+
+    def chunk(lo: int, hi: int) -> None:
+        if pointwise:
+            np.matmul(w.reshape(f, -1), x[lo:hi].reshape(hi - lo, cg, -1), out=y[lo:hi])
+            if b is not None:
+                y[lo:hi] += b[:, None]
+            return
+        for n0, n1, oy0, oy1 in tiles(hi - lo, oh, ow, cg * kh * kw):
+            xs, ys = x[lo + n0:lo + n1], y[lo + n0:lo + n1]
+            cols = np.empty((cg * kh * kw, (n1 - n0) * (oy1 - oy0) * ow), dtype=x.dtype)
+            for g in range(groups):
+                im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
+                out = w[g * fg:(g + 1) * fg].reshape(fg, -1) @ cols
+                scatter_output(out, g * fg, bias, oy0 * ow, ys)
+
+    run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
     return y.reshape(n, f, oh, ow)
 
 
 def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, stride, pad, dilation,
-                  groups: int):
-    """→ dx, dw, db (db None without bias). The columns are recomputed rather than kept from forward."""
-    n, c, _, _ = x.shape
+                  groups: int, need_dx: bool = True):
+    """→ dx, dw, db (dx None unless need_dx, db None without bias). The columns are recomputed tile by
+    tile rather than kept from forward, which would cost kh·kw times the input's memory per layer."""
+    n = x.shape[0]
     f, cg, kh, kw = w.shape
     oh, ow = dy.shape[2:]
     fg = f // groups
     dy3 = dy.reshape(n, f, oh * ow)
-    dx = np.zeros_like(x)
-    dw = np.empty_like(w)
-    cols = np.empty((cg * kh * kw, n * oh * ow), dtype=x.dtype)
-    dyt = np.empty((fg, n * oh * ow), dtype=x.dtype)
-    for g in range(groups):
-        im2col(x, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oh, ow, cols)
-        gather_grad(dy3, g * fg, (g + 1) * fg, dyt)
-        dw[g * fg:(g + 1) * fg] = (dyt @ cols.T).reshape(fg, cg, kh, kw)
-        dcols = w[g * fg:(g + 1) * fg].reshape(fg, -1).T @ dyt
-        col2im(dcols, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oh, ow, dx)
+    dx = np.zeros_like(x) if need_dx else None
+    pointwise = _pointwise(w, stride, pad, dilation, groups)
+
+    def chunk(lo: int, hi: int) -> np.ndarray:
+        dw = np.zeros_like(w)
+        if pointwise:
+            w2, x3, d3 = w.reshape(f, cg), x[lo:hi].reshape(hi - lo, cg, -1), dy3[lo:hi]
+            if need_dx:
+                np.matmul(w2.T, d3, out=dx[lo:hi].reshape(hi - lo, cg, -1))
+            dw2 = dw.reshape(f, cg)
+            for i in range(hi - lo):
+                dw2 += d3[i] @ x3[i].T
+            return dw
+        for n0, n1, oy0, oy1 in tiles(hi - lo, oh, ow, cg * kh * kw):
+            xs, ds = x[lo + n0:lo + n1], dy3[lo + n0:lo + n1]
+            width = (n1 - n0) * (oy1 - oy0) * ow
+            cols = np.empty((cg * kh * kw, width), dtype=x.dtype)
+            dyt = np.empty((fg, width), dtype=x.dtype)
+            for g in range(groups):
+                im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
+                gather_grad(ds, g * fg, (g + 1) * fg, oy0 * ow, dyt)
+                dw[g * fg:(g + 1) * fg] += (dyt @ cols.T).reshape(fg, cg, kh, kw)
+                if need_dx:
+                    dcols = w[g * fg:(g + 1) * fg].reshape(fg, -1).T @ dyt
+                    col2im(dcols, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow,
+                           dx[lo + n0:lo + n1])
+        return dw
+
+    parts = run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
+    dw = parts[0]
+    for extra in parts[1:]:
+        dw += extra
     db = None
     if has_bias:
         db = np.empty(f, dtype=x.dtype)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def softmax_forward(z, y):
     n_img, k = z.shape
     for n in range(n_img):
@@ -26,7 +26,7 @@ def softmax_forward(z, y):
             y[n, j] = y[n, j] / s
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def softmax_backward(dy, y, dz):
     """dz = y · (dy − Σ dy·y)."""
     n_img, k = y.shape
@@ -38,7 +38,7 @@ def softmax_backward(dy, y, dz):
             dz[n, j] = y[n, j] * (dy[n, j] - dot)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def softmax_xent(z, labels, probs, dz):
     """→ mean loss; probs = softmax(z); dz = gradient of the mean loss."""
     n_img, k = z.shape

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lrn_forward(x, size, alpha, beta, k, y, scale):
     """x, y, scale (N, C, P); scale keeps s_c for backward."""
     n_img, n_c, p = x.shape
@@ -31,7 +31,7 @@ def lrn_forward(x, size, alpha, beta, k, y, scale):
                 y[n, c, q] = x[n, c, q] * s ** (-b)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def lrn_backward(dy, x, scale, size, alpha, beta, dx):
     n_img, n_c, p = x.shape
     lo, hi = size // 2, (size - 1) // 2
@@ -48,12 +48,12 @@ def lrn_backward(dy, x, scale, size, alpha, beta, dx):
                 dx[n, c, q] = dy[n, c, q] * scale[n, c, q] ** (-b) - 2 * a * b * x[n, c, q] * acc
 
 
-@njit(cache=True)
-def batch_stats(x, mean, var):
-    """Per channel of x (N, C, P): the mean and the biased variance (two passes, float64 sums)."""
+@njit(cache=True, nogil=True)
+def batch_stats(x, mean, var, c0, c1):
+    """Per channel c0…c1 of x (N, C, P): the mean and the biased variance (two passes, float64 sums)."""
     n_img, n_c, p = x.shape
     m = n_img * p
-    for c in range(n_c):
+    for c in range(c0, c1):
         acc = 0.0
         for n in range(n_img):
             for q in range(p):
@@ -68,10 +68,10 @@ def batch_stats(x, mean, var):
         var[c] = acc2 / m
 
 
-@njit(cache=True)
-def bn_forward(x, mean, var, gamma, beta, eps, y, xhat):
+@njit(cache=True, nogil=True)
+def bn_forward(x, mean, var, gamma, beta, eps, y, xhat, c0, c1):
     n_img, n_c, p = x.shape
-    for c in range(n_c):
+    for c in range(c0, c1):
         inv = 1.0 / np.sqrt(var[c] + eps)
         for n in range(n_img):
             for q in range(p):
@@ -80,12 +80,13 @@ def bn_forward(x, mean, var, gamma, beta, eps, y, xhat):
                 y[n, c, q] = gamma[c] * h + beta[c]
 
 
-@njit(cache=True)
-def bn_backward(dy, xhat, var, gamma, eps, batch_stats_used, dx, dgamma, dbeta):
-    """batch_stats_used: training mode (μ, σ² depend on x); otherwise running statistics (constants)."""
+@njit(cache=True, nogil=True)
+def bn_backward(dy, xhat, var, gamma, eps, batch_stats_used, dx, dgamma, dbeta, c0, c1):
+    """batch_stats_used: training mode (μ, σ² depend on x); otherwise running statistics (constants).
+    Channels c0…c1 only: each channel's sums and gradient are its own (owner computes)."""
     n_img, n_c, p = dy.shape
     m = n_img * p
-    for c in range(n_c):
+    for c in range(c0, c1):
         s1 = 0.0
         s2 = 0.0
         for n in range(n_img):

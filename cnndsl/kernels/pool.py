@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     """y = max over each window (padding never wins); arg = flat index iy·W + ix of the first maximum
     in row-major order (PyTorch's tie rule). A NaN in the window wins, as in PyTorch."""
@@ -35,7 +35,7 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
                     arg[n, c, oy, ox] = where
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def maxpool_backward(dy, arg, dx):
     """dx[n, c, arg] += dy: each output's gradient goes to the input that won its window."""
     n_img, n_c, oh, ow = dy.shape
@@ -48,14 +48,14 @@ def maxpool_backward(dy, arg, dx):
                     dx[n, c, k // w, k % w] += dy[n, c, oy, ox]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _divisor(o, s, p, k, size):
     start = o * s - p
     end = min(start + k, size + p)
     return end - start, max(start, 0), min(end, size)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def avgpool_forward(x, kh, kw, sh, sw, ph, pw, y):
     n_img, n_c, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
@@ -73,7 +73,7 @@ def avgpool_forward(x, kh, kw, sh, sw, ph, pw, y):
                     y[n, c, oy, ox] = acc / (dh * dw)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def avgpool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
     n_img, n_c, h, w = dx.shape
     oh, ow = dy.shape[2], dy.shape[3]
@@ -90,7 +90,7 @@ def avgpool_backward(dy, kh, kw, sh, sw, ph, pw, dx):
                             plane[iy, ix] += g
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gap_forward(x, y):
     """x (N, C, P) → y (N, C): the mean over P = H·W."""
     n_img, n_c, p = x.shape
@@ -102,7 +102,7 @@ def gap_forward(x, y):
             y[n, c] = acc / p
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gap_backward(dy, dx):
     n_img, n_c, p = dx.shape
     for n in range(n_img):

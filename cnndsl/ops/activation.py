@@ -6,6 +6,7 @@ import numpy as np
 
 from ..kernels import elementwise as k
 from ..kernels.loss import softmax_backward, softmax_forward
+from ..kernels.parallel import over_batch
 from .base import Arg, Op, ShapeError, fmt_shape, numel
 
 
@@ -22,12 +23,13 @@ class _Activation(Op):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty_like(x)
-        self.kernel_forward(a, x.reshape(-1), y.reshape(-1))
+        over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
         return y, ((x if self.saves == "x" else y) if ctx.keep else None)
 
     def backward(self, a, dy, saved, params, ctx):
         dx = np.empty_like(dy)
-        self.kernel_backward(a, dy.reshape(-1), saved.reshape(-1), dx.reshape(-1))
+        over_batch(lambda lo, hi: self.kernel_backward(a, dy[lo:hi].reshape(-1), saved[lo:hi].reshape(-1),
+                                                       dx[lo:hi].reshape(-1)), len(dy), dy.size)
         return [dx], {}
 
 

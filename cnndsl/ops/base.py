@@ -193,6 +193,7 @@ class RunContext:
     keep: bool  # keep what backward needs
     rng: np.random.Generator
     state: dict[str, np.ndarray] = field(default_factory=dict)  # this node's buffers (running statistics)
+    need_dx: bool = True  # backward may skip the input gradient (the network's input needs none)
 
 
 def needs_image(op: Op, shape: Shape) -> None:

@@ -81,7 +81,7 @@ class Conv(Op):
 
     def backward(self, a, dy, x, params, ctx):
         dx, dw, db = conv_backward(dy, x, params["weight"], a["bias"], a["stride"], a["pad"], a["dilation"],
-                                   a["groups"])
+                                   a["groups"], ctx.need_dx)
         return [dx], ({"weight": dw, "bias": db} if a["bias"] else {"weight": dw})
 
     def describe(self, a):

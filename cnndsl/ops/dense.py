@@ -43,7 +43,7 @@ class Dense(Op):
         grads = {"weight": dy.T @ x}
         if a["bias"]:
             grads["bias"] = dy.sum(axis=0)
-        return [dy @ params["weight"]], grads
+        return [dy @ params["weight"] if ctx.need_dx else None], grads
 
     def describe(self, a):
         return f"dense {a['out_features']}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.parallel import over_batch
 from ..kernels.normalization import batch_stats, bn_backward, bn_forward, lrn_backward, lrn_forward
 from .base import Arg, Op, ShapeError, fmt_shape, needs_image, numel
 
@@ -34,13 +35,17 @@ class LRN(Op):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y, scale = np.empty_like(x), np.empty_like(x)
-        lrn_forward(_ncp(x), a["size"], a["alpha"], a["beta"], a["k"], _ncp(y), _ncp(scale))
+        x3, y3, s3 = _ncp(x), _ncp(y), _ncp(scale)
+        over_batch(lambda lo, hi: lrn_forward(x3[lo:hi], a["size"], a["alpha"], a["beta"], a["k"], y3[lo:hi],
+                                              s3[lo:hi]), len(x), x.size)
         return y, ((x, scale) if ctx.keep else None)
 
     def backward(self, a, dy, cache, params, ctx):
         x, scale = cache
         dx = np.empty_like(x)
-        lrn_backward(_ncp(dy), _ncp(x), _ncp(scale), a["size"], a["alpha"], a["beta"], _ncp(dx))
+        d3, x3, s3, dx3 = _ncp(dy), _ncp(x), _ncp(scale), _ncp(dx)
+        over_batch(lambda lo, hi: lrn_backward(d3[lo:hi], x3[lo:hi], s3[lo:hi], a["size"], a["alpha"], a["beta"],
+                                               dx3[lo:hi]), len(x), x.size)
         return [dx], {}
 
     def describe(self, a):
@@ -77,7 +82,7 @@ class BatchNorm(Op):
         rm, rv = ctx.state["running_mean"], ctx.state["running_var"]
         if ctx.training:
             mean, var = np.empty_like(rm), np.empty_like(rv)
-            batch_stats(x3, mean, var)
+            over_batch(lambda c0, c1: batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
             m = x3.shape[0] * x3.shape[2]
             mom = x.dtype.type(a["momentum"])
             rm *= 1 - mom
@@ -87,13 +92,17 @@ class BatchNorm(Op):
         else:
             mean, var = rm, rv.copy()
         y, xhat = np.empty_like(x), np.empty_like(x)
-        bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], _ncp(y), _ncp(xhat))
+        y3, h3 = _ncp(y), _ncp(xhat)
+        over_batch(lambda c0, c1: bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], y3, h3, c0, c1),
+                   x3.shape[1], x.size)
         return y, ((xhat, var) if ctx.keep else None)
 
     def backward(self, a, dy, cache, params, ctx):
         xhat, var = cache
         dx, dgamma, dbeta = np.empty_like(dy), np.empty_like(var), np.empty_like(var)
-        bn_backward(_ncp(dy), _ncp(xhat), var, params["weight"], a["eps"], ctx.training, _ncp(dx), dgamma, dbeta)
+        d3, h3, dx3 = _ncp(dy), _ncp(xhat), _ncp(dx)
+        over_batch(lambda c0, c1: bn_backward(d3, h3, var, params["weight"], a["eps"], ctx.training, dx3, dgamma,
+                                              dbeta, c0, c1), d3.shape[1], dy.size)
         return [dx], {"weight": dgamma, "bias": dbeta}
 
     def describe(self, a):

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..kernels.pool import (avgpool_backward, avgpool_forward, gap_backward, gap_forward, maxpool_backward,
                             maxpool_forward)
+from ..kernels.parallel import over_batch
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad
 
@@ -64,13 +65,14 @@ class MaxPool(_Pool):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.int64)
-        maxpool_forward(x, *a["kernel"], *a["stride"], *a["pad"], y, arg)
+        over_batch(lambda lo, hi: maxpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi],
+                                                  arg[lo:hi]), len(x), x.size)
         return y, ((arg, x.shape) if ctx.keep else None)
 
     def backward(self, a, dy, cache, params, ctx):
         arg, shape = cache
         dx = np.zeros(shape, dtype=dy.dtype)
-        maxpool_backward(dy, arg, dx)
+        over_batch(lambda lo, hi: maxpool_backward(dy[lo:hi], arg[lo:hi], dx[lo:hi]), len(dx), dx.size)
         return [dx], {}
 
 
@@ -81,12 +83,14 @@ class AvgPool(_Pool):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
-        avgpool_forward(x, *a["kernel"], *a["stride"], *a["pad"], y)
+        over_batch(lambda lo, hi: avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
+                   len(x), x.size)
         return y, (x.shape if ctx.keep else None)
 
     def backward(self, a, dy, shape, params, ctx):
         dx = np.zeros(shape, dtype=dy.dtype)
-        avgpool_backward(dy, *a["kernel"], *a["stride"], *a["pad"], dx)
+        over_batch(lambda lo, hi: avgpool_backward(dy[lo:hi], *a["kernel"], *a["stride"], *a["pad"], dx[lo:hi]),
+                   len(dx), dx.size)
         return [dx], {}
 
 

@@ -138,7 +138,7 @@ def random_shift(x: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
 def _step(net, opt, x, y, epoch: int, step: int, cfg: TrainConfig) -> float:
     try:
         loss = net.loss(x, y, seed=cfg.seed * 100_003 + epoch * 10_007 + step)
-        net.backward()
+        net.engine.backward(input_grad=False)
     except CnnError as e:
         kept = f"; the last good checkpoint is {cfg.checkpoint}" if cfg.checkpoint else ""
         raise CnnError(f"training stopped in epoch {epoch + 1}, step {step + 1}: {e.message}{kept}", e.pos,

@@ -114,3 +114,37 @@ def test_fused_softmax_cross_entropy_matches_torch():
     assert abs(loss - ref.item()) < 1e-4 * max(1, abs(ref.item()))
     assert rel_err(dx, xt.grad.numpy()) < 1e-4
     assert rel_err(net.grads["dense1.weight"], w["dense1.weight"].grad.numpy()) < 1e-4
+
+
+@pytest.mark.parametrize("workspace", [64, 2000])
+@pytest.mark.parametrize("stmt, shape", [("conv 5 3x3 stride=2 pad=1", "3x13x11"),
+                                         ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9"),
+                                         ("conv 4 1x1", "3x7x7")])
+def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, workspace, monkeypatch):
+    """Small workspaces force row bands of one image and several-image tiles; the batch of 5 splits
+    unevenly over the threads."""
+    from cnndsl.kernels import conv
+    monkeypatch.setattr(conv, "WORKSPACE", workspace)
+    monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
+    net = one_layer(stmt, shape).init(seed=5)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((5,) + net.input_shape).astype(np.float32)
+    y = net.forward(x, mode="train")
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = net.backward(dy)
+    y_ref, dx_ref, grads_ref, _ = run(net, x.astype(np.float64), dy.astype(np.float64), "train")
+    assert rel_err(y, y_ref) < 1e-5 and rel_err(dx, dx_ref) < 1e-4
+    for key, ref in grads_ref.items():
+        assert rel_err(net.grads[key], ref) < 1e-4, key
+
+
+def test_backward_without_the_input_gradient_gives_the_same_weight_gradients():
+    net = one_layer("conv 4 3x3 pad=1", "3x8x8").init()
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    dy = np.ones_like(net.forward(x))
+    net.backward(dy)
+    full = {k: v.copy() for k, v in net.grads.items()}
+    net.forward(x)
+    assert net.engine.backward(dy, input_grad=False) is None
+    for k, v in net.grads.items():
+        assert np.array_equal(v, full[k])

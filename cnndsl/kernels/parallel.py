@@ -1,0 +1,67 @@
+"""All cores without fighting thread pools: the batch is cut into one chunk per core, and each chunk
+runs serial numba kernels (compiled nogil) and single-threaded BLAS calls in its own Python thread.
+
+Numba's parallel regions and OpenBLAS's threads both spin while idle, and interleaved they slow each
+other 3–4× (../shared/REFERENCE.md). Here only one pool runs at a time: inside `run_batched` BLAS is held
+to one thread per chunk; outside it, BLAS keeps all its threads (one large GEMM on small batches).
+`CNNDSL_THREADS=1` turns chunking off.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import cache
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+WORKERS = max(1, int(os.environ.get("CNNDSL_THREADS", 0)) or min(os.cpu_count() or 1, 8))
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(WORKERS, thread_name_prefix="cnndsl")
+
+
+@cache
+def _blas():
+    from threadpoolctl import ThreadpoolController
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+
+
+@contextmanager
+def blas_threads(n: int):
+    libs = _blas()
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(n)
+    try:
+        yield
+    finally:
+        for lib, k in zip(libs, before):
+            lib.set_num_threads(k)
+
+
+def chunks(n: int, parts: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges that cover 0…n in `parts` nearly equal pieces (none empty)."""
+    parts = max(1, min(parts, n))
+    edges = [n * k // parts for k in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def run_batched(fn: Callable[[int, int], T], n: int, worth_it: bool = True) -> list[T]:
+    """fn(lo, hi) over the chunks of a batch of n, in parallel when that is worth it; results in order."""
+    if WORKERS == 1 or n < 2 or not worth_it:
+        return [fn(0, n)]
+    with blas_threads(1):
+        return list(_pool().map(lambda r: fn(*r), chunks(n, WORKERS)))
+
+
+# Below this many elements an element-wise or pooling kernel is not worth two threads.
+MIN_ELEMENTS = 1 << 16
+
+
+def over_batch(fn: Callable[[int, int], T], n: int, elements: int) -> list[T]:
+    """fn(lo, hi) over batch chunks when the work is large enough to share."""
+    return run_batched(fn, n, worth_it=elements >= MIN_ELEMENTS)
