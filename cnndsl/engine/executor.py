@@ -116,6 +116,8 @@ class Engine:
         nodes = self.run_nodes(training)
         memory.check(self.g, nodes, x.shape[0], grad, self.dtype.itemsize)
         x = np.ascontiguousarray(x, dtype=self.dtype)
+        if check_finite and not all_finite(x.reshape(-1)):
+            raise CnnError("the input contains NaN or Inf", hint="clean the data before running the network")
         ends = {self.g.graph["output"]} | ({h["node"] for h in self.g.graph["aux_heads"]} if training else set())
         keep_out = ends | {self._logits(e) for e in ends}
         uses = {n: sum(1 for s in set(self.g.successors(n)) if s in nodes or s == n) for n in self.g}
@@ -221,7 +223,9 @@ class Engine:
                     owned.add(i)
         for node in nodes:  # layers no gradient reached (an unused aux head) get zeros
             for k, v in self.params.get(node, {}).items():
-                self.grads.setdefault(node, {}).setdefault(k, np.zeros_like(v))
+                grads = self.grads.setdefault(node, {})
+                if k not in grads:
+                    grads[k] = np.zeros_like(v)
         if not input_grad:
             self.input_grad = None
         elif "input" in pending:

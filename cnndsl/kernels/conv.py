@@ -158,8 +158,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad
 
 
 def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, stride, pad, dilation,
-                  groups: int, need_dx: bool = True):
-    """→ dx, dw, db (dx None unless need_dx, db None without bias). The columns are recomputed tile by
+                  groups: int, need_dx: bool = True, need_dw: bool = True):
+    """→ dx, dw, db (dx None unless need_dx, dw unless need_dw, db None without bias). The columns are recomputed tile by
     tile rather than kept from forward, which would cost kh·kw times the input's memory per layer."""
     n = x.shape[0]
     f, cg, kh, kw = w.shape
@@ -176,18 +176,19 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
             if need_dx:
                 np.matmul(w2.T, d3, out=dx[lo:hi].reshape(hi - lo, cg, -1))
             dw2 = dw.reshape(f, cg)
-            for i in range(hi - lo):
+            for i in range(hi - lo if need_dw else 0):
                 dw2 += d3[i] @ x3[i].T
             return dw
         for n0, n1, oy0, oy1 in tiles(hi - lo, oh, ow, cg * kh * kw):
             xs, ds = x[lo + n0:lo + n1], dy3[lo + n0:lo + n1]
             width = (n1 - n0) * (oy1 - oy0) * ow
-            cols = np.empty((cg * kh * kw, width), dtype=x.dtype)
+            cols = np.empty((cg * kh * kw, width), dtype=x.dtype) if need_dw else None
             dyt = np.empty((fg, width), dtype=x.dtype)
             for g in range(groups):
-                im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
                 gather_grad(ds, g * fg, (g + 1) * fg, oy0 * ow, dyt)
-                dw[g * fg:(g + 1) * fg] += (dyt @ cols.T).reshape(fg, cg, kh, kw)
+                if need_dw:
+                    im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
+                    dw[g * fg:(g + 1) * fg] += (dyt @ cols.T).reshape(fg, cg, kh, kw)
                 if need_dx:
                     dcols = w[g * fg:(g + 1) * fg].reshape(fg, -1).T @ dyt
                     col2im(dcols, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow,
@@ -195,8 +196,8 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
         return dw
 
     parts = run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
-    dw = parts[0]
-    for extra in parts[1:]:
+    dw = parts[0] if need_dw else None
+    for extra in parts[1:] if need_dw else ():
         dw += extra
     db = None
     if has_bias:

@@ -16,19 +16,28 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def lrn_forward(x, size, alpha, beta, k, y, scale):
-    """x, y, scale (N, C, P); scale keeps s_c for backward."""
+    """x, y, scale (N, C, P); scale keeps s_c for backward. The window sum slides along the channels."""
     n_img, n_c, p = x.shape
     lo, hi = size // 2, (size - 1) // 2
     a, b, kk = x.dtype.type(alpha), x.dtype.type(beta), x.dtype.type(k)
+    acc = np.empty(p, dtype=np.float64)
     for n in range(n_img):
-        for q in range(p):
-            for c in range(n_c):
-                acc = x.dtype.type(0)
-                for j in range(max(c - lo, 0), min(c + hi + 1, n_c)):
-                    acc += x[n, j, q] * x[n, j, q]
-                s = kk + a * acc
+        acc[:] = 0.0
+        for j in range(min(hi + 1, n_c)):  # the window of channel 0: channels 0 … hi
+            for q in range(p):
+                acc[q] += x[n, j, q] * x[n, j, q]
+        for c in range(n_c):
+            for q in range(p):
+                s = kk + a * x.dtype.type(acc[q])
                 scale[n, c, q] = s
                 y[n, c, q] = x[n, c, q] * s ** (-b)
+            enter, leave = c + hi + 1, c - lo
+            if enter < n_c:
+                for q in range(p):
+                    acc[q] += x[n, enter, q] * x[n, enter, q]
+            if leave >= 0:
+                for q in range(p):
+                    acc[q] -= x[n, leave, q] * x[n, leave, q]
 
 
 @njit(cache=True, nogil=True)

@@ -13,26 +13,30 @@ from numba import njit
 @njit(cache=True, nogil=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     """y = max over each window (padding never wins); arg = flat index iy·W + ix of the first maximum
-    in row-major order (PyTorch's tie rule). A NaN in the window wins, as in PyTorch."""
+    in row-major order (PyTorch's tie rule). NaN never reaches here: the engine checks every tensor."""
     n_img, n_c, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
     for n in range(n_img):
         for c in range(n_c):
             plane = x[n, c]
+            out = y[n, c]
+            where_out = arg[n, c]
             for oy in range(oh):
                 y0 = oy * sh - ph
+                ys, ye = max(y0, 0), min(y0 + kh, h)
                 for ox in range(ow):
                     x0 = ox * sw - pw
-                    best = -np.inf
-                    where = max(y0, 0) * w + max(x0, 0)
-                    for iy in range(max(y0, 0), min(y0 + kh, h)):
-                        for ix in range(max(x0, 0), min(x0 + kw, w)):
-                            v = plane[iy, ix]
-                            if v > best or v != v:
-                                best = v
+                    xs, xe = max(x0, 0), min(x0 + kw, w)
+                    best = plane[ys, xs]
+                    where = ys * w + xs
+                    for iy in range(ys, ye):
+                        row = plane[iy]
+                        for ix in range(xs, xe):
+                            if row[ix] > best:
+                                best = row[ix]
                                 where = iy * w + ix
-                    y[n, c, oy, ox] = best
-                    arg[n, c, oy, ox] = where
+                    out[oy, ox] = best
+                    where_out[oy, ox] = where
 
 
 @njit(cache=True, nogil=True)

@@ -64,7 +64,7 @@ class MaxPool(_Pool):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
-        arg = np.empty(y.shape, dtype=np.int64)
+        arg = np.empty(y.shape, dtype=np.int32)
         over_batch(lambda lo, hi: maxpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi],
                                                   arg[lo:hi]), len(x), x.size)
         return y, ((arg, x.shape) if ctx.keep else None)

@@ -118,11 +118,15 @@ def test_bad_inputs_are_clear_errors():
 
 def test_nan_names_the_layer_in_forward_and_backward():
     net = cnndsl.parse(UNSEEN).init()
-    x = np.zeros((2, 3, 20, 20), np.float32)
+    x = np.ones((2, 3, 20, 20), np.float32)
     x[0, 0, 0, 0] = np.nan
-    with pytest.raises(cnndsl.CnnError, match="NaN or Inf in the output of layer 'conv1'") as info:
+    with pytest.raises(cnndsl.CnnError, match="the input contains NaN or Inf"):
         net.forward(x)
+    net.engine.params["conv1"]["weight"][0, 0, 0, 0] = np.inf
+    with pytest.raises(cnndsl.CnnError, match="NaN or Inf in the output of layer 'conv1'") as info:
+        net.forward(np.ones((2, 3, 20, 20), np.float32))
     assert info.value.pos.line == 7  # the stem conv
+    net.init()
     net.forward(np.ones((2, 3, 20, 20), np.float32))
     with pytest.raises(cnndsl.CnnError, match="during backward"):
         net.backward(np.full((2, 6), np.inf, np.float32))

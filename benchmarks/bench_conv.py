@@ -1,0 +1,96 @@
+"""Per-kernel convolution figures on the shapes of the benchmark networks: forward, input gradient (dX)
+and weight gradient (dW) in GFLOP/s (2 × MACs each), next to PyTorch's kernels on the same shapes and
+the machine's float32 matrix-product rate (NumPy's BLAS, 2048³).
+
+    python benchmarks/bench_conv.py            # every distinct conv shape of the six networks
+    python benchmarks/bench_conv.py resnet18   # one network's
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import cnndsl
+from cnndsl.kernels.conv import conv_backward, conv_forward
+
+BATCH = {"lenet5": 256, "alexnet": 16, "vgg16": 2, "googlenet": 8, "resnet18": 8, "resnet50": 4}
+
+
+def median_s(fn, repeat: int = 5) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def shapes(names):
+    seen = {}
+    for name in names:
+        net = cnndsl.load(name)
+        for node in net.layers:
+            d = net.graph.nodes[node]
+            if d["op"] != "conv":
+                continue
+            a = d["attrs"]
+            x_shape = (BATCH[name],) + net.graph.nodes[d["inputs"][0]]["shape"]
+            key = (x_shape, d["params"]["weight"], a["stride"], a["pad"], a["dilation"], a["groups"])
+            seen.setdefault(key, (name, node, d["macs"] * BATCH[name], d["shape"][1:]))
+    return seen
+
+
+def main() -> None:
+    import torch
+    names = sys.argv[1:] or list(BATCH)
+    b = np.random.rand(2048, 2048).astype(np.float32)
+    matmul = 2 * 2048**3 / median_s(lambda: b @ b) / 1e9
+    print(f"float32 matrix product 2048³ (NumPy's BLAS): {matmul:.0f} GFLOP/s; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    head = f"{'layer':<34} {'input':>16} {'weight':>14} | {'fwd':>9} {'dX':>9} {'dW':>9}   GFLOP/s cnndsl / torch"
+    print(head)
+    print("-" * len(head))
+    rows = []
+    rng = np.random.default_rng(0)
+    for (xs, ws, stride, pad, dil, groups), (name, node, macs, out_hw) in shapes(names).items():
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = rng.standard_normal(ws).astype(np.float32) * 0.05
+        dy = rng.standard_normal((xs[0], ws[0]) + tuple(out_hw)).astype(np.float32)
+        flop = 2 * macs
+        ours = {
+            "fwd": median_s(lambda: conv_forward(x, w, None, stride, pad, dil, groups, out_hw)),
+            "dX": median_s(lambda: conv_backward(dy, x, w, False, stride, pad, dil, groups, True, False)),
+            "dW": median_s(lambda: conv_backward(dy, x, w, False, stride, pad, dil, groups, False, True)),
+        }
+        xt, wt, dyt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(dy)
+
+        def tb(mask):
+            return lambda: torch.ops.aten.convolution_backward(dyt, xt, wt, None, list(stride), list(pad), list(dil),
+                                                               False, [0, 0], groups, mask)
+        with torch.no_grad():
+            theirs = {
+                "fwd": median_s(lambda: torch.nn.functional.conv2d(xt, wt, None, stride, pad, dil, groups)),
+                "dX": median_s(tb([True, False, False])),
+                "dW": median_s(tb([False, True, False])),
+            }
+        row = {"network": name, "layer": node, "input": list(xs), "weight": list(ws), "stride": list(stride),
+               "flop": flop} | {f"cnndsl_{k}_gflops": flop / v / 1e9 for k, v in ours.items()} | {
+               f"torch_{k}_gflops": flop / v / 1e9 for k, v in theirs.items()}
+        rows.append(row)
+        cells = " ".join(f"{row[f'cnndsl_{k}_gflops']:4.0f}/{row[f'torch_{k}_gflops']:<4.0f}" for k in ("fwd", "dX", "dW"))
+        print(f"{name + ':' + node:<34} {'x'.join(map(str, xs)):>16} {'x'.join(map(str, ws)):>14} | {cells}", flush=True)
+    out = Path(__file__).parent / "results" / "conv.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"matmul_gflops": matmul, "rows": rows}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
