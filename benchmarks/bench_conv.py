@@ -9,27 +9,19 @@ the machine's float32 matrix-product rate (NumPy's BLAS, 2048³).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from bench_engine import NETWORKS as BATCH
+from bench_engine import median_time
 
 import cnndsl
 from cnndsl.kernels.conv import conv_backward, conv_forward
 
-BATCH = {"lenet5": 256, "alexnet": 16, "vgg16": 2, "googlenet": 8, "resnet18": 8, "resnet50": 4}
-
 
 def median_s(fn, repeat: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return median_time(fn, repeat)
 
 
 def shapes(names):

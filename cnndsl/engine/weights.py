@@ -26,21 +26,24 @@ def expected(engine: "Engine") -> dict[str, tuple]:
     return out
 
 
-def save(engine: "Engine", path: str | Path) -> Path:
-    """Atomically: a temporary file in the same folder, then a rename."""
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Atomically: a temporary file in the same folder, then a rename — a crash never leaves half a file."""
     path = Path(path)
-    arrays = engine.flat("params") | engine.flat("state")
-    ordered = {k: arrays[k] for k in expected(engine)}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **ordered)
+            np.savez(f, **arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save(engine: "Engine", path: str | Path) -> Path:
+    arrays = engine.flat("params") | engine.flat("state")
+    return write_npz(path, {k: arrays[k] for k in expected(engine)})
 
 
 def load(engine: "Engine", path: str | Path) -> None:

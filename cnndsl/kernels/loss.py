@@ -11,19 +11,25 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def _softmax_row(z, y):
+    """y = softmax(z) for one row; returns log Σ exp(z) (the log-sum-exp, shifted by the max)."""
+    m = z[0]
+    for j in range(z.shape[0]):
+        m = max(m, z[j])
+    s = 0.0
+    for j in range(z.shape[0]):
+        e = np.exp(z[j] - m)
+        y[j] = e
+        s += e
+    for j in range(z.shape[0]):
+        y[j] = y[j] / s
+    return np.log(s) + m
+
+
+@njit(cache=True, nogil=True)
 def softmax_forward(z, y):
-    n_img, k = z.shape
-    for n in range(n_img):
-        m = z[n, 0]
-        for j in range(k):
-            m = max(m, z[n, j])
-        s = 0.0
-        for j in range(k):
-            e = np.exp(z[n, j] - m)
-            y[n, j] = e
-            s += e
-        for j in range(k):
-            y[n, j] = y[n, j] / s
+    for n in range(z.shape[0]):
+        _softmax_row(z[n], y[n])
 
 
 @njit(cache=True, nogil=True)
@@ -43,15 +49,8 @@ def softmax_xent(z, labels, probs, dz):
     """→ mean loss; probs = softmax(z); dz = gradient of the mean loss."""
     n_img, k = z.shape
     total = 0.0
-    softmax_forward(z, probs)
     for n in range(n_img):
-        m = z[n, 0]
-        for j in range(k):
-            m = max(m, z[n, j])
-        s = 0.0
-        for j in range(k):
-            s += np.exp(z[n, j] - m)
-        total += np.log(s) + m - z[n, labels[n]]
+        total += _softmax_row(z[n], probs[n]) - z[n, labels[n]]
         for j in range(k):
             dz[n, j] = probs[n, j] / n_img
         dz[n, labels[n]] -= 1.0 / n_img

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from ..engine.weights import write_npz
 from ..errors import CnnError
 
 
@@ -22,23 +21,13 @@ def fingerprint(net) -> str:
 
 
 def save(path: str | Path, net, optimizer, meta: dict) -> Path:
-    path = Path(path)
     arrays = {f"weights/{k}": v for k, v in net.params.items()}
     arrays |= {f"buffers/{k}": v for k, v in net.buffers.items()}
     arrays |= {f"optimizer/{k}": v for k, v in optimizer.state().items()}
     meta = meta | {"network": net.name, "fingerprint": fingerprint(net), "optimizer": optimizer.name,
                    "step": optimizer.t}
     arrays["meta"] = np.array(json.dumps(meta))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_npz(path, arrays)
 
 
 def load(path: str | Path, net, optimizer) -> dict:
