@@ -18,28 +18,41 @@ from .parallel import run_batched
 
 
 @njit(cache=True, nogil=True)
+def _inside(ow, sw, off, w):
+    """The range lo…hi of output columns ox whose input column ox·sw + off lies in 0…w−1."""
+    lo = min(max((-off + sw - 1) // sw, 0), ow)
+    hi = max(min((w - 1 - off) // sw + 1, ow), lo)
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
 def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, cols):
-    """x (N, C, H, W), channels c0…c1, output rows oy0…oy1 → cols ((c1−c0)·kh·kw, N·(oy1−oy0)·ow)."""
+    """x (N, C, H, W), channels c0…c1, output rows oy0…oy1 → cols ((c1−c0)·kh·kw, N·(oy1−oy0)·ow).
+    Each output row is a zero margin, a copy (contiguous at stride 1) and a zero margin."""
     n_img, _, h, w = x.shape
     p = (oy1 - oy0) * ow
     zero = x.dtype.type(0)
     for c in range(c0, c1):
         for i in range(kh):
             for j in range(kw):
-                r = ((c - c0) * kh + i) * kw + j
-                row = cols[r]
+                row = cols[((c - c0) * kh + i) * kw + j]
+                off = j * dw - pw
+                lo, hi = _inside(ow, sw, off, w)
                 for n in range(n_img):
                     for oy in range(oy0, oy1):
                         iy = oy * sh - ph + i * dh
                         base = n * p + (oy - oy0) * ow
                         if iy < 0 or iy >= h:
-                            for ox in range(ow):
-                                row[base + ox] = zero
+                            row[base:base + ow] = zero
                             continue
                         src = x[n, c, iy]
-                        for ox in range(ow):
-                            ix = ox * sw - pw + j * dw
-                            row[base + ox] = src[ix] if 0 <= ix < w else zero
+                        row[base:base + lo] = zero
+                        if sw == 1:
+                            row[base + lo:base + hi] = src[lo + off:hi + off]
+                        else:
+                            for ox in range(lo, hi):
+                                row[base + ox] = src[ox * sw + off]
+                        row[base + hi:base + ow] = zero
 
 
 @njit(cache=True, nogil=True)
@@ -51,6 +64,8 @@ def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, dx):
         for i in range(kh):
             for j in range(kw):
                 row = cols[((c - c0) * kh + i) * kw + j]
+                off = j * dw - pw
+                lo, hi = _inside(ow, sw, off, w)
                 for n in range(n_img):
                     for oy in range(oy0, oy1):
                         iy = oy * sh - ph + i * dh
@@ -58,10 +73,14 @@ def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, dx):
                             continue
                         dst = dx[n, c, iy]
                         base = n * p + (oy - oy0) * ow
-                        for ox in range(ow):
-                            ix = ox * sw - pw + j * dw
-                            if 0 <= ix < w:
-                                dst[ix] += row[base + ox]
+                        if sw == 1:
+                            d = dst[lo + off:hi + off]
+                            s = row[base + lo:base + hi]
+                            for k in range(hi - lo):
+                                d[k] += s[k]
+                        else:
+                            for ox in range(lo, hi):
+                                dst[ox * sw + off] += row[base + ox]
 
 
 @njit(cache=True, nogil=True)
