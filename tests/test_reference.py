@@ -48,3 +48,43 @@ dense 10
 softmax
 """)
     assert (net.param_count, net.macs) == (61_706, 416_520)
+
+
+TORCHVISION_GOOGLENET = """network GoogLeNetTV
+input 3x224x224
+block cbr(c, k, s=1, p=0) { conv c k stride=s pad=p bias=false; bn eps=0.001; relu }
+block inception(c1, c3r, c3, c5r, c5, pp) {
+  concat {
+    branch { cbr(c1, 1) }
+    branch { cbr(c3r, 1); cbr(c3, 3, p=1) }
+    branch { cbr(c5r, 1); cbr(c5, 3, p=1) }
+    branch { maxpool 3x3 stride=1 pad=1 ceil=true; cbr(pp, 1) }
+  }
+}
+cbr(64, 7, 2, 3)
+maxpool 3x3 stride=2 ceil=true
+cbr(64, 1)
+cbr(192, 3, p=1)
+maxpool 3x3 stride=2 ceil=true
+inception(64, 96, 128, 16, 32, 32)
+inception(128, 128, 192, 32, 96, 64)
+maxpool 3x3 stride=2 ceil=true
+inception(192, 96, 208, 16, 48, 64)
+inception(160, 112, 224, 24, 64, 64)
+inception(128, 128, 256, 24, 64, 64)
+inception(112, 144, 288, 32, 64, 64)
+inception(256, 160, 320, 32, 128, 128)
+maxpool 2x2 stride=2 ceil=true
+inception(256, 160, 320, 32, 128, 128)
+inception(384, 192, 384, 48, 128, 128)
+gap
+flatten
+dropout 0.2
+fc 1000
+"""
+
+
+def test_an_unshipped_torchvision_googlenet_written_by_a_user():
+    """torchvision.models.googlenet(aux_logits=False): batch norm, 3×3 in the '5×5' branch (REFERENCE.md)."""
+    net = cnndsl.parse(TORCHVISION_GOOGLENET)
+    assert (net.param_count, net.macs) == (6_624_904, 1_498_376_192)
