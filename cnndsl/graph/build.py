@@ -70,6 +70,11 @@ class _Builder:
                 raise CnnError(f"block '{block.name}' is already defined on line {first}", block.pos)
             if layer(block.name) is not None:
                 raise CnnError(f"block '{block.name}' has the name of a layer", block.pos, "choose another name")
+            seen: set[str] = set()
+            for param in block.params:
+                if param.name in seen:
+                    raise CnnError(f"block '{block.name}' has two parameters named '{param.name}'", param.pos)
+                seen.add(param.name)
             self.blockdefs[block.name] = block
         self.active: list[str] = []  # the block instances being expanded, to catch recursion
 

@@ -307,6 +307,8 @@ def _program(stmts: tuple, source: Source) -> ast.Program:
                 raise CnnError("`input` must come before the first layer", stmt.pos)
             if min(stmt.shape) < 1:
                 raise CnnError(f"input shape {'x'.join(map(str, stmt.shape))} has a zero dimension", stmt.pos)
+            if max(stmt.shape) > 2**31 - 1:
+                raise CnnError(f"input shape {'x'.join(map(str, stmt.shape))} is too large", stmt.pos)
             input_shape = stmt.shape
         elif isinstance(stmt, ast.BlockDef):
             _check_nested(stmt.body)

@@ -18,6 +18,7 @@ Shape = tuple[int, ...]
 Attrs = dict[str, Any]
 
 REQUIRED = object()
+MAX_INT = 2**31 - 1  # channels, features, sizes: beyond this nothing fits in memory anyway
 SAME_AS_KERNEL = object()
 
 
@@ -76,14 +77,17 @@ def convert(arg: Arg, value: Any) -> Any:
     ok = True
     if kind in ("int", "count"):
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= (1 if kind == "int" else 0)
+        if ok and value > MAX_INT:
+            raise ArgError(f"`{arg.name}` = {value:,} is beyond any network cnndsl can count or run "
+                           f"(at most {MAX_INT:,})", arg.name)
     elif kind == "size":
         if isinstance(value, int) and not isinstance(value, bool):
             value = (value, value)
-        ok = isinstance(value, tuple) and min(value) >= 1
+        ok = isinstance(value, tuple) and 1 <= min(value) and max(value) <= MAX_INT
     elif kind == "pad":
         if isinstance(value, int) and not isinstance(value, bool):
             value = (value, value)
-        ok = (isinstance(value, tuple) and min(value) >= 0) or value in ("same", "valid")
+        ok = (isinstance(value, tuple) and 0 <= min(value) and max(value) <= MAX_INT) or value in ("same", "valid")
     elif kind == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
@@ -121,10 +125,10 @@ class Op:
     def resolve(self, args: list[Any], options: dict[str, Any]) -> Attrs:
         """Positional and key=value values → the full attribute dict, defaults filled in."""
         if len(args) > len(self.positional):
-            expected = " ".join(a.name for a in self.positional) or "no positional arguments"
-            raise ArgError(f"takes {len(self.positional)} positional argument"
-                           f"{'s' if len(self.positional) != 1 else ''} ({expected}), got {len(args)}",
-                           len(self.positional))
+            n = len(self.positional)
+            takes = ("takes no positional arguments" if n == 0 else
+                     f"takes {n} positional argument{'s' if n != 1 else ''} ({' '.join(a.name for a in self.positional)})")
+            raise ArgError(f"{takes}, got {len(args)}", n, self.usage())
         attrs: Attrs = {}
         for spec, value in zip(self.positional, args):
             attrs[spec.name] = convert(spec, value)
