@@ -239,11 +239,9 @@ def cmd_gradcheck(args) -> int:
 
 def cmd_train(args) -> int:
     from .training.data import load_data
-    from .training.trainer import TrainConfig, plot, train, write_metrics
+    from .training.trainer import TrainConfig, check_trainable, plot, train, write_metrics
     net = load(args.network)
-    if len(net.output_shape) != 1:
-        raise CnnError(f"training needs class scores: {net.name}'s output is {'×'.join(map(str, net.output_shape))}",
-                       hint="end the network with `flatten` and `dense CLASSES`")
+    check_trainable(net)
     console = _console()
     data = load_data(args.data, net.input_shape, net.output_shape[0])
     console.print(f"{net.name}: {net.param_count:,} params; {data.describe()}")

@@ -77,7 +77,8 @@ def summary_dict(net: Network) -> dict:
             "totals": net.totals(), "layers": layers}
 
 
-def _call_text(info: dict) -> str:
+def block_call(info: dict) -> str:
+    """A block instance as it was called, with every argument resolved: 'inception(64, 96, 128, 16, 32, 32)'."""
     return f"{info['block']}({', '.join(str(v) for v in info['args'].values())})"
 
 
@@ -103,7 +104,7 @@ def build_table(net: Network, depth: int | None = None) -> Table:
             last = nodes[info["last"]]
             collapsed = depth is not None and info["depth"] == depth
             mark = ("" if collapsed else " ▾") + (" (train)" if info["aux"] else "")
-            table.add_row("  " * info["depth"] + b + mark, _call_text(info), fmt_shape(last["shape"]),
+            table.add_row("  " * info["depth"] + b + mark, block_call(info), fmt_shape(last["shape"]),
                           f"{info['params']:,}", f"{info['macs']:,}", fmt_rf(last["rf"]),
                           style="bold dim" if info["aux"] else "bold")
         level = len(data["blocks"])

@@ -16,6 +16,7 @@ import networkx as nx
 
 from ..errors import CnnError
 from ..ops import OPS, fmt_shape
+from ..summary import block_call
 from .view import Edge, Unit, View, build_view
 
 FONT = "Helvetica,Arial,sans-serif"
@@ -136,8 +137,7 @@ def _cluster_attrs(name: str, g: nx.DiGraph) -> dict:
     if name in heads:
         label = f"{name} — aux head, train only, weight {heads[name]['weight']:g} · {params:,} params"
         return dict(label=label, style="dashed,rounded", color="#888888", fontcolor="#666666", fontsize="10")
-    info = g.graph["blocks"][name]
-    call = f"{info['block']}({', '.join(map(str, info['args'].values()))})"
+    call = block_call(g.graph["blocks"][name])
     return dict(label=f"{name.rsplit('.', 1)[-1]}: {call} · {params:,} params", style="rounded",
                 color="#999999", fontcolor="#333333", fontsize="10", labeljust="l")
 
@@ -159,8 +159,7 @@ def _label(unit: Unit, g: nx.DiGraph) -> str:
     params = sum(g.nodes[n]["n_params"] for n in unit.nodes)
     small = f"{params:,} params" if params else ""
     if unit.kind == "block":
-        info = g.graph["blocks"][unit.blocks[0]]
-        call = f"{info['block']}({', '.join(map(str, info['args'].values()))})"
+        call = block_call(g.graph["blocks"][unit.blocks[0]])
         first, last = unit.blocks[0].rsplit(".", 1)[-1], unit.blocks[-1].rsplit(".", 1)[-1]
         name = first if unit.count == 1 else f"{first} … {last}"
         times = f" ×{unit.count}" if unit.count > 1 else ""
@@ -222,11 +221,8 @@ def _legend(view: View, g: nx.DiGraph) -> str:
     kinds = {e.kind for e in view.edges}
     if "identity" in kinds or "skip" in kinds:
         rows += "<tr><td><font color='#1f77b4'>- -</font></td><td align='left'>skip connection</td></tr>"
-    if net_has_aux(g):
+    if g.graph["aux_heads"]:
         rows += "<tr><td><font color='#888888'>- -</font></td><td align='left'>aux head (train only)</td></tr>"
     return (f"<<table border='0' cellborder='0' cellspacing='2' cellpadding='1'><tr><td colspan='2' align='left'>"
             f"<b>legend</b></td></tr>{rows}</table>>")
 
-
-def net_has_aux(g: nx.DiGraph) -> bool:
-    return bool(g.graph["aux_heads"])

@@ -66,11 +66,15 @@ def evaluate(net, x: np.ndarray, y: np.ndarray, batch: int = 256) -> tuple[float
     return total / len(y), correct / len(y)
 
 
-def train(net, data: DataSet, cfg: TrainConfig, console: Console | None = None) -> History:
-    console = console or Console(highlight=False)
+def check_trainable(net) -> None:
     if len(net.output_shape) != 1:
         raise CnnError(f"training needs a 1-D output (class scores); {net.name} gives "
-                       f"{'×'.join(map(str, net.output_shape))}", hint="end the network with `flatten` and `dense`")
+                       f"{'×'.join(map(str, net.output_shape))}", hint="end the network with `flatten` and `dense CLASSES`")
+
+
+def train(net, data: DataSet, cfg: TrainConfig, console: Console | None = None) -> History:
+    console = console or Console(highlight=False)
+    check_trainable(net)
     net.init(cfg.seed)
     opt = make_optimizer(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay)
     history, start_epoch = History(), 0
