@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from itertools import islice
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import networkx as nx
 

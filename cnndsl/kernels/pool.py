@@ -6,7 +6,6 @@ count_include_pad=True, the window clipped to the padded input), and global aver
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..kernels.conv import conv_backward, conv_forward
-from .base import Arg, ArgError, Attrs, Op, Shape, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
+from .base import Arg, ArgError, Attrs, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 
 
 def resolve_pad(a: Attrs, op: str) -> Attrs:
