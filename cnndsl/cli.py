@@ -230,7 +230,8 @@ def cmd_gradcheck(args) -> int:
     worst = max(c.worst for c in checks)
     for c in checks:
         flag = "ok " if c.worst <= args.tolerance else "BAD"
-        print(f"{flag} {c.key:<40} worst relative error {c.worst:.2e} ({c.checked} entries)")
+        kinks = f", {c.kinks} at a kink skipped" if c.kinks else ""
+        print(f"{flag} {c.key:<40} worst relative error {c.worst:.2e} ({c.checked} entries{kinks})")
     verdict = "passed" if worst <= args.tolerance else "FAILED"
     print(f"gradcheck {verdict}: worst {worst:.2e}, tolerance {args.tolerance:g} "
           f"({len(checks)} tensors, float64 central differences, mode {args.mode})")

@@ -118,8 +118,8 @@ class Engine:
         x = np.ascontiguousarray(x, dtype=self.dtype)
         if check_finite and not all_finite(x.reshape(-1)):
             raise CnnError("the input contains NaN or Inf", hint="clean the data before running the network")
-        ends = {self.g.graph["output"]} | ({h["node"] for h in self.g.graph["aux_heads"]} if training else set())
-        keep_out = ends | {self._logits(e) for e in ends}
+        ends = [self.g.graph["output"]] + ([h["node"] for h in self.g.graph["aux_heads"]] if training else [])
+        keep_out = set(ends) | {self._logits(e) for e in ends}
         uses = {n: sum(1 for s in set(self.g.successors(n)) if s in nodes or s == n) for n in self.g}
         acts: dict[str, np.ndarray] = {"input": x}
         tape: dict[str, object] = {}

@@ -148,3 +148,30 @@ def test_backward_without_the_input_gradient_gives_the_same_weight_gradients():
     assert net.engine.backward(dy, input_grad=False) is None
     for k, v in net.grads.items():
         assert np.array_equal(v, full[k])
+
+
+SMALL_RESNET_WITH_AUX = """network SmallRes
+input 3x12x12
+conv 8 3x3 pad=1 bias=false; bn; relu
+residual { conv 8 3x3 pad=1 bias=false; bn; relu; conv 8 3x3 pad=1 bias=false; bn }
+relu
+aux weight=0.3 { gap; flatten; dense 5 }
+residual { conv 16 3x3 stride=2 pad=1; bn; relu; conv 16 3x3 pad=1; bn } shortcut { conv 16 1x1 stride=2; bn }
+relu
+gap
+flatten
+dropout 0.2
+dense 5
+softmax
+"""
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_gradcheck_a_residual_network_with_an_aux_head(mode):
+    """Biases before batch norm (true gradient 0), fan-out into the aux head, dropout (seeded), kinks."""
+    net = cnndsl.parse(SMALL_RESNET_WITH_AUX).init(seed=2)
+    checks = gradcheck(net, batch=2, mode=mode, samples=4)
+    assert {c.key for c in checks} >= {"input", "conv4.bias", "shortcut.conv1.weight"}
+    assert ("aux1.dense1.weight" in {c.key for c in checks}) == (mode == "train")
+    assert max(c.worst for c in checks) < 1e-4
+    assert sum(c.checked for c in checks) > 5 * sum(c.kinks for c in checks)
