@@ -3,7 +3,7 @@
 LRN, the paper's formula, over the channel window W(c) = [c − size//2, c + (size−1)//2]:
     s_c = k + α Σ_{j∈W(c)} a_j²,   b_c = a_c · s_c^(−β)
     da_c = dy_c · s_c^(−β) − 2αβ · a_c · Σ_{j: c∈W(j)} dy_j · a_j · s_j^(−β−1)
-Batch norm over (N, P) per channel, x (N, C, P):
+Batch norm over (N, P) per channel, x (N, C, P), x̂ recomputed from x in backward:
     x̂ = (x − μ) / √(σ² + ε),  y = γ x̂ + β
     dx = γ / (M √(σ² + ε)) · (M dy − Σ dy − x̂ Σ dy x̂)     (training: μ, σ² from the batch)
 """
@@ -59,55 +59,67 @@ def lrn_backward(dy, x, scale, size, alpha, beta, dx):
 
 @njit(cache=True, nogil=True)
 def batch_stats(x, mean, var, c0, c1):
-    """Per channel c0…c1 of x (N, C, P): the mean and the biased variance (two passes, float64 sums)."""
+    """Per channel c0…c1 of x (N, C, P): the mean and the biased variance, in one pass with float64 sums
+    (Σx and Σx²: exact enough for float32 data unless |mean| exceeds the spread ~10⁴-fold)."""
     n_img, n_c, p = x.shape
-    m = n_img * p
-    for c in range(c0, c1):
-        acc = 0.0
-        for n in range(n_img):
-            for q in range(p):
-                acc += x[n, c, q]
-        mu = acc / m
-        acc2 = 0.0
-        for n in range(n_img):
-            for q in range(p):
-                d = x[n, c, q] - mu
-                acc2 += d * d
-        mean[c] = mu
-        var[c] = acc2 / m
-
-
-@njit(cache=True, nogil=True)
-def bn_forward(x, mean, var, gamma, beta, eps, y, xhat, c0, c1):
-    n_img, n_c, p = x.shape
-    for c in range(c0, c1):
-        inv = 1.0 / np.sqrt(var[c] + eps)
-        for n in range(n_img):
-            for q in range(p):
-                h = (x[n, c, q] - mean[c]) * inv
-                xhat[n, c, q] = h
-                y[n, c, q] = gamma[c] * h + beta[c]
-
-
-@njit(cache=True, nogil=True)
-def bn_backward(dy, xhat, var, gamma, eps, batch_stats_used, dx, dgamma, dbeta, c0, c1):
-    """batch_stats_used: training mode (μ, σ² depend on x); otherwise running statistics (constants).
-    Channels c0…c1 only: each channel's sums and gradient are its own (owner computes)."""
-    n_img, n_c, p = dy.shape
     m = n_img * p
     for c in range(c0, c1):
         s1 = 0.0
         s2 = 0.0
         for n in range(n_img):
+            row = x[n, c]
             for q in range(p):
-                s1 += dy[n, c, q]
-                s2 += dy[n, c, q] * xhat[n, c, q]
-        dbeta[c] = s1
-        dgamma[c] = s2
-        scale = gamma[c] / np.sqrt(var[c] + eps)
+                v = np.float64(row[q])
+                s1 += v
+                s2 += v * v
+        mu = s1 / m
+        mean[c] = mu
+        var[c] = max(s2 / m - mu * mu, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def bn_forward(x, mean, var, gamma, beta, eps, y, c0, c1):
+    """y = γ (x − μ) / √(σ² + ε) + β for channels c0…c1."""
+    n_img, n_c, p = x.shape
+    for c in range(c0, c1):
+        inv = 1.0 / np.sqrt(var[c] + eps)
+        scale = x.dtype.type(gamma[c] * inv)
+        shift = x.dtype.type(beta[c] - mean[c] * gamma[c] * inv)
+        for n in range(n_img):
+            src = x[n, c]
+            dst = y[n, c]
+            for q in range(p):
+                dst[q] = src[q] * scale + shift
+
+
+@njit(cache=True, nogil=True)
+def bn_backward(dy, x, mean, var, gamma, eps, batch_stats_used, dx, dgamma, dbeta, c0, c1):
+    """batch_stats_used: training mode (μ, σ² depend on x); otherwise running statistics (constants).
+    x̂ is recomputed from x. Channels c0…c1 only: each channel's sums and gradient are its own."""
+    n_img, n_c, p = dy.shape
+    m = n_img * p
+    for c in range(c0, c1):
+        inv = 1.0 / np.sqrt(var[c] + eps)
+        mu = mean[c]
+        s1 = 0.0
+        s2 = 0.0
         for n in range(n_img):
             for q in range(p):
-                if batch_stats_used:
-                    dx[n, c, q] = scale * (dy[n, c, q] - s1 / m - xhat[n, c, q] * s2 / m)
-                else:
-                    dx[n, c, q] = scale * dy[n, c, q]
+                g = dy[n, c, q]
+                s1 += g
+                s2 += g * (x[n, c, q] - mu) * inv
+        dbeta[c] = s1
+        dgamma[c] = s2
+        scale = gamma[c] * inv
+        if batch_stats_used:  # in float64: the three terms nearly cancel
+            a = scale
+            b1 = scale * s1 / m
+            b2 = scale * s2 / m * inv
+            for n in range(n_img):
+                for q in range(p):
+                    dx[n, c, q] = a * dy[n, c, q] - b1 - (x[n, c, q] - mu) * b2
+        else:
+            a = x.dtype.type(scale)
+            for n in range(n_img):
+                for q in range(p):
+                    dx[n, c, q] = a * dy[n, c, q]

@@ -90,18 +90,18 @@ class BatchNorm(Op):
             rv *= 1 - mom
             rv += mom * var * (m / max(m - 1, 1))
         else:
-            mean, var = rm, rv.copy()
-        y, xhat = np.empty_like(x), np.empty_like(x)
-        y3, h3 = _ncp(y), _ncp(xhat)
-        over_batch(lambda c0, c1: bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], y3, h3, c0, c1),
+            mean, var = rm.copy(), rv.copy()
+        y = np.empty_like(x)
+        y3 = _ncp(y)
+        over_batch(lambda c0, c1: bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], y3, c0, c1),
                    x3.shape[1], x.size)
-        return y, ((xhat, var) if ctx.keep else None)
+        return y, ((x, mean, var) if ctx.keep else None)
 
     def backward(self, a, dy, cache, params, ctx):
-        xhat, var = cache
+        x, mean, var = cache
         dx, dgamma, dbeta = np.empty_like(dy), np.empty_like(var), np.empty_like(var)
-        d3, h3, dx3 = _ncp(dy), _ncp(xhat), _ncp(dx)
-        over_batch(lambda c0, c1: bn_backward(d3, h3, var, params["weight"], a["eps"], ctx.training, dx3, dgamma,
+        d3, x3, dx3 = _ncp(dy), _ncp(x), _ncp(dx)
+        over_batch(lambda c0, c1: bn_backward(d3, x3, mean, var, params["weight"], a["eps"], ctx.training, dx3, dgamma,
                                               dbeta, c0, c1), d3.shape[1], dy.size)
         return [dx], {"weight": dgamma, "bias": dbeta}
 
