@@ -120,7 +120,8 @@ class Engine:
             raise CnnError("the input contains NaN or Inf", hint="clean the data before running the network")
         ends = [self.g.graph["output"]] + ([h["node"] for h in self.g.graph["aux_heads"]] if training else [])
         keep_out = set(ends) | {self._logits(e) for e in ends}
-        uses = {n: sum(1 for s in set(self.g.successors(n)) if s in nodes or s == n) for n in self.g}
+        running = set(nodes)
+        uses = {n: sum(1 for s in self.g.successors(n) if s in running) for n in self.g}
         acts: dict[str, np.ndarray] = {"input": x}
         tape: dict[str, object] = {}
         ctx = RunContext(training=training, keep=grad, rng=np.random.default_rng(seed))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import graphviz
@@ -54,8 +55,10 @@ def diagram(net, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digr
         node_attr=dict(shape="box", style="rounded,filled", fontname=FONT, fontsize="10", margin="0.1,0.04",
                        penwidth="0.8", color="#555555"),
         edge_attr=dict(fontname=FONT, fontsize="8", fontcolor="#555555", arrowsize="0.6"))
-    tree = _cluster_tree(view)
-    _emit(dot, (), tree, view, g)
+    by_path: dict[tuple[str, ...], list[Unit]] = {}
+    for unit in view.units.values():
+        by_path.setdefault(unit.clusters, []).append(unit)
+    _emit(dot, (), _cluster_tree(view), by_path, _cluster_params(g), g)
     _emit_outputs(dot, view, net)
     for heads in _branch_heads(g, view):
         with dot.subgraph() as same:
@@ -120,20 +123,27 @@ def _cluster_tree(view: View) -> dict:
     return tree
 
 
-def _emit(dot: graphviz.Digraph, path: tuple[str, ...], tree: dict, view: View, g: nx.DiGraph) -> None:
-    for unit in view.units.values():
-        if unit.clusters == path:
-            dot.node(unit.id, _label(unit, g), **_node_attrs(unit, g))
+def _emit(dot: graphviz.Digraph, path: tuple[str, ...], tree: dict, by_path: dict, params: Counter,
+          g: nx.DiGraph) -> None:
+    for unit in by_path.get(path, ()):
+        dot.node(unit.id, _label(unit, g), **_node_attrs(unit, g))
     for name, sub in tree.items():
         with dot.subgraph(name=f"cluster_{name}") as c:
-            c.attr(**_cluster_attrs(name, g))
-            _emit(c, path + (name,), sub, view, g)
+            c.attr(**_cluster_attrs(name, params[name], g))
+            _emit(c, path + (name,), sub, by_path, params, g)
 
 
-def _cluster_attrs(name: str, g: nx.DiGraph) -> dict:
+def _cluster_params(g: nx.DiGraph) -> Counter:
+    """Parameters per block instance and per aux head, in one pass over the layers."""
+    params: Counter = Counter()
+    for _, d in g.nodes(data=True):
+        for name in set(d["blocks"]) | ({d["aux"]} if d["aux"] else set()):
+            params[name] += d["n_params"]
+    return params
+
+
+def _cluster_attrs(name: str, params: int, g: nx.DiGraph) -> dict:
     heads = {h["name"]: h for h in g.graph["aux_heads"]}
-    members = [n for n, d in g.nodes(data=True) if name in d["blocks"] or d["aux"] == name]
-    params = sum(g.nodes[n]["n_params"] for n in members)
     if name in heads:
         label = f"{name} — aux head, train only, weight {heads[name]['weight']:g} · {params:,} params"
         return dict(label=label, style="dashed,rounded", color="#888888", fontcolor="#666666", fontsize="10")
