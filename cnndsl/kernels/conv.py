@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import winograd
 from .parallel import run_batched
 
 
@@ -133,8 +134,9 @@ WORKSPACE = 1 << 21
 
 
 def tiles(n_img: int, oh: int, ow: int, k: int) -> list[tuple[int, int, int, int]]:
-    """Work units (n0, n1, oy0, oy1) whose K × columns buffer fits WORKSPACE: several whole images when
-    they are small, bands of output rows of one image when it is large."""
+    """Work units (n0, n1, oy0, oy1) of an oh × ow grid of cells (output positions, or Winograd's 2×2
+    tiles) that need k floats of workspace each, within WORKSPACE: several whole images when they are
+    small, bands of rows of one image when it is large."""
     budget = max(WORKSPACE // k, ow)
     if oh * ow <= budget:
         per = max(1, budget // (oh * ow))
@@ -148,8 +150,84 @@ def _pointwise(w: np.ndarray, stride, pad, dilation, groups: int) -> bool:
     return w.shape[2:] == (1, 1) and tuple(stride) == (1, 1) and tuple(pad) == (0, 0) and groups == 1
 
 
+# Winograd for 3×3 stride-1 layers with at least this many input and output channels per group and
+# 2×2-output tiles in the batch: below them the transforms (of the data, and of the filters once per
+# call) cost more than the multiplications they save (docs/performance.md).
+MIN_WINOGRAD_CHANNELS = 16
+MIN_WINOGRAD_TILES = 256
+
+
+def _use_winograd(w: np.ndarray, stride, dilation, groups: int, n: int, out_hw) -> bool:
+    f, cg, kh, kw = w.shape
+    tiles = n * ((out_hw[0] + 1) // 2) * ((out_hw[1] + 1) // 2)
+    return ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
+            and min(cg, f // groups) >= MIN_WINOGRAD_CHANNELS and tiles >= MIN_WINOGRAD_TILES)
+
+
+def _winograd_forward(x, w, b, pad, groups, out_hw):
+    n, f = x.shape[0], w.shape[0]
+    cg, fg = w.shape[1], f // groups
+    oh, ow = out_hw
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    y = np.empty((n, f, oh, ow), dtype=x.dtype)
+    bias = b if b is not None else np.empty(0, dtype=x.dtype)
+    u = [winograd.filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)]
+
+    def chunk(lo: int, hi: int) -> None:
+        xs, ys = x[lo:hi], y[lo:hi]
+        for n0, n1, ty0, ty1 in tiles(hi - lo, th, tw, 16 * (cg + fg)):
+            t = (n1 - n0) * (ty1 - ty0) * tw
+            v = np.empty((16, cg, t), dtype=x.dtype)
+            m = np.empty((16, fg, t), dtype=x.dtype)
+            for g in range(groups):
+                winograd.input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
+                np.matmul(u[g], v, out=m)
+                winograd.output_transform(m, g * fg, bias, n0, n1, ty0, ty1, tw, ys)
+
+    run_batched(chunk, n, worth_it=n * th * tw >= MIN_COLUMNS_PER_CHUNK // 2)
+    return y
+
+
+def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
+    n, f = x.shape[0], w.shape[0]
+    cg, fg = w.shape[1], f // groups
+    oh, ow = dy.shape[2:]
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    dx = np.zeros_like(x) if need_dx else None
+    u = [winograd.filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)] if need_dx else None
+
+    def chunk(lo: int, hi: int):
+        du = np.zeros((groups, 16, fg, cg), dtype=x.dtype) if need_dw else None
+        xs, ds = x[lo:hi], dy[lo:hi]
+        for n0, n1, ty0, ty1 in tiles(hi - lo, th, tw, 16 * (2 * cg + fg)):
+            t = (n1 - n0) * (ty1 - ty0) * tw
+            dm = np.empty((16, fg, t), dtype=x.dtype)
+            v = np.empty((16, cg, t), dtype=x.dtype)  # the input's transform, or its gradient
+            for g in range(groups):
+                winograd.output_transform_adjoint(ds, g * fg, (g + 1) * fg, n0, n1, ty0, ty1, tw, dm)
+                if need_dw:
+                    winograd.input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
+                    du[g] += np.matmul(dm, v.transpose(0, 2, 1))
+                if need_dx:
+                    np.matmul(u[g].transpose(0, 2, 1), dm, out=v)
+                    winograd.input_transform_adjoint(v, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad,
+                                                     dx[lo:hi])
+        return du
+
+    parts = run_batched(chunk, n, worth_it=n * th * tw >= MIN_COLUMNS_PER_CHUNK // 2)
+    dw = None
+    if need_dw:
+        du = parts[0]
+        for extra in parts[1:]:
+            du += extra
+        dw = np.concatenate([winograd.filter_transform_adjoint(du[g]) for g in range(groups)])
+    return dx, dw
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad, dilation, groups: int,
                  out_hw) -> np.ndarray:
+    if _use_winograd(w, stride, dilation, groups, x.shape[0], out_hw):
+        return _winograd_forward(x, w, b, pad, groups, out_hw)
     n = x.shape[0]
     f, cg, kh, kw = w.shape
     oh, ow = out_hw
@@ -192,6 +270,12 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
     oh, ow = dy.shape[2:]
     fg = f // groups
     dy3 = dy.reshape(n, f, oh * ow)
+    db = None
+    if has_bias:
+        db = np.empty(f, dtype=x.dtype)
+        bias_grad(dy3, db)
+    if _use_winograd(w, stride, dilation, groups, n, (oh, ow)):
+        return (*_winograd_backward(dy, x, w, pad, groups, need_dx, need_dw), db)
     dx = np.zeros_like(x) if need_dx else None
     pointwise = _pointwise(w, stride, pad, dilation, groups)
 
@@ -229,8 +313,4 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
     dw = parts[0] if need_dw else None
     for extra in parts[1:] if need_dw else ():
         dw += extra
-    db = None
-    if has_bias:
-        db = np.empty(f, dtype=x.dtype)
-        bias_grad(dy3, db)
     return dx, dw, db

@@ -126,8 +126,12 @@ def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, workspace, monkeyp
     from cnndsl.kernels import conv
     monkeypatch.setattr(conv, "WORKSPACE", workspace)
     monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
-    net = one_layer(stmt, shape).init(seed=5)
-    rng = np.random.default_rng(6)
+    check_batch_of_five(one_layer(stmt, shape).init(seed=5))
+
+
+def check_batch_of_five(net, seed: int = 6) -> None:
+    """Forward and backward in training mode on a batch of 5, against torch in float64."""
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal((5,) + net.input_shape).astype(np.float32)
     y = net.forward(x, mode="train")
     dy = rng.standard_normal(y.shape).astype(np.float32)
@@ -175,3 +179,31 @@ def test_gradcheck_a_residual_network_with_an_aux_head(mode):
     assert ("aux1.dense1.weight" in {c.key for c in checks}) == (mode == "train")
     assert max(c.worst for c in checks) < 1e-4
     assert sum(c.checked for c in checks) > 5 * sum(c.kinks for c in checks)
+
+
+WINOGRAD = [("conv 4 3x3 pad=1", "3x9x11"),                  # odd map: the last tile row and column hang over
+            ("conv 5 3x3", "2x8x7"),                         # no padding
+            ("conv 3 3x3 pad=2 bias=false", "4x5x6"),        # padding wider than the kernel's reach
+            ("conv 6 3x3 pad=1 groups=2", "4x6x6"),
+            ("conv 2 3x3 pad=1", "3x1x1")]                   # one output, eight taps in the padding
+
+
+@pytest.mark.parametrize("workspace", [100, 1 << 21])
+@pytest.mark.parametrize("stmt, shape", WINOGRAD)
+def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspace, monkeypatch):
+    """The Winograd path (normally for ≥ 16 channels and ≥ 256 tiles) forced onto small layers; a small
+    workspace cuts the batch into bands of tile rows, and the batch of 5 splits over the threads."""
+    from cnndsl.kernels import conv
+    monkeypatch.setattr(conv, "MIN_WINOGRAD_CHANNELS", 1)
+    monkeypatch.setattr(conv, "MIN_WINOGRAD_TILES", 1)
+    monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
+    monkeypatch.setattr(conv, "WORKSPACE", workspace)
+    calls = []
+    for name in ("_winograd_forward", "_winograd_backward"):
+        real = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    net = one_layer(stmt, shape).init(seed=7)
+    check_batch_of_five(net, seed=8)
+    assert calls == ["_winograd_forward", "_winograd_backward"]
+    for check in gradcheck(net, batch=2, mode="train", samples=5):
+        assert check.worst < 1e-5, (check.key, check.worst)
