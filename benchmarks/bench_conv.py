@@ -12,11 +12,11 @@ import json
 import sys
 from pathlib import Path
 
+import cnndsl  # first: before NumPy loads OpenBLAS (see bench_engine.py)
 import numpy as np
 from bench_engine import NETWORKS as BATCH
 from bench_engine import median_time
 
-import cnndsl
 from cnndsl.kernels.conv import conv_backward, conv_forward
 
 

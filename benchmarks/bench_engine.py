@@ -23,6 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+import cnndsl  # noqa: F401 — first, as the `cnndsl` command does: it sets OPENBLAS_THREAD_TIMEOUT before
+# NumPy loads OpenBLAS (torch imports NumPy; imported first, it would leave OpenBLAS's idle threads
+# spinning for 0.1 s after every product, and LeNet-5's step measured 1.5× slower)
 import numpy as np
 
 NETWORKS = {"lenet5": 256, "alexnet": 16, "vgg16": 2, "googlenet": 8, "resnet18": 8, "resnet50": 4}

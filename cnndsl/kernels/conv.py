@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import winograd
+from . import flat, winograd
 from .parallel import run_batched
 
 
@@ -224,17 +224,103 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
     return dx, dw
 
 
+# The padded-width grid (kernels/flat.py) for stride-1 layers with at most this many filters per group,
+# whose GEMMs are memory-bound: LeNet-5's 6 and 16 (docs/performance.md).
+MAX_FLAT_FILTERS = 32
+FLAT_WORKSPACE = 1 << 18  # memory-bound: columns that stay in the core's L2 cache
+
+
+def _use_flat(w: np.ndarray, stride, groups: int) -> bool:
+    return tuple(stride) == (1, 1) and w.shape[0] // groups <= MAX_FLAT_FILTERS
+
+
+def _planes(x: np.ndarray, pad, hp: int, wp: int) -> np.ndarray:
+    """x (N, C, H, W) as flat padded planes (N, C, Hp·Wp): a view when there is no padding."""
+    n, c, h, w = x.shape
+    if tuple(pad) == (0, 0):
+        return x.reshape(n, c, h * w)
+    planes = np.empty((n, c, hp * wp), dtype=x.dtype)
+    flat.pad_planes(x, *pad, wp, planes)
+    return planes
+
+
+def _flat_forward(x, w, b, pad, dilation, groups, out_hw):
+    n, c, h, wd = x.shape
+    f, cg, kh, kw = w.shape
+    fg, k = f // groups, cg * kh * kw
+    oh, ow = out_hw
+    hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
+    length = oh * wp
+    y = np.empty((n, f, oh, ow), dtype=x.dtype)
+    bias = b if b is not None else np.empty(0, dtype=x.dtype)
+    per = max(1, FLAT_WORKSPACE // (k * length))
+
+    def chunk(lo: int, hi: int) -> None:
+        for a in range(lo, hi, per):
+            e = min(a + per, hi)
+            planes = _planes(x[a:e], pad, hp, wp)
+            cols = np.empty((k, (e - a) * length), dtype=x.dtype)
+            for g in range(groups):
+                flat.im2col_flat(planes, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh, cols)
+                flat.scatter_flat(w[g * fg:(g + 1) * fg].reshape(fg, k) @ cols, g * fg, bias, wp, y[a:e])
+
+    run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
+    return y
+
+
+def _flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw):
+    n, c, h, wd = x.shape
+    f, cg, kh, kw = w.shape
+    fg, k = f // groups, cg * kh * kw
+    oh, ow = dy.shape[2:]
+    hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
+    length = oh * wp
+    padded = tuple(pad) != (0, 0)
+    dx = (np.empty_like(x) if padded else np.zeros_like(x)) if need_dx else None
+    per = max(1, FLAT_WORKSPACE // ((k + fg) * length))
+
+    def chunk(lo: int, hi: int):
+        dw = np.zeros_like(w) if need_dw else None
+        for a in range(lo, hi, per):
+            e = min(a + per, hi)
+            grid = np.empty((fg, (e - a) * length), dtype=x.dtype)
+            cols = np.empty((k, (e - a) * length), dtype=x.dtype) if need_dx else None
+            planes = _planes(x[a:e], pad, hp, wp) if need_dw else None
+            if need_dx:
+                dplanes = (np.zeros((e - a, c, hp * wp), dtype=x.dtype) if padded
+                           else dx[a:e].reshape(e - a, c, h * wd))
+            for g in range(groups):
+                flat.gather_flat(dy[a:e], g * fg, (g + 1) * fg, wp, grid)
+                if need_dw:
+                    flat.weight_grad_flat(grid, planes, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh,
+                                          dw[g * fg:(g + 1) * fg])
+                if need_dx:
+                    np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, k).T, grid, out=cols)
+                    flat.col2im_flat(cols, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh, dplanes)
+            if need_dx and padded:
+                flat.unpad_planes(dplanes, *pad, wp, dx[a:e])
+        return dw
+
+    parts = run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
+    dw = parts[0] if need_dw else None
+    for extra in parts[1:] if need_dw else ():
+        dw += extra
+    return dx, dw
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad, dilation, groups: int,
                  out_hw) -> np.ndarray:
     if _use_winograd(w, stride, dilation, groups, x.shape[0], out_hw):
         return _winograd_forward(x, w, b, pad, groups, out_hw)
+    pointwise = _pointwise(w, stride, pad, dilation, groups)
+    if not pointwise and _use_flat(w, stride, groups):
+        return _flat_forward(x, w, b, pad, dilation, groups, out_hw)
     n = x.shape[0]
     f, cg, kh, kw = w.shape
     oh, ow = out_hw
     fg = f // groups
     y = np.empty((n, f, oh * ow), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
-    pointwise = _pointwise(w, stride, pad, dilation, groups)
 
     def chunk(lo: int, hi: int) -> None:
         if pointwise:
@@ -276,8 +362,10 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
         bias_grad(dy3, db)
     if _use_winograd(w, stride, dilation, groups, n, (oh, ow)):
         return (*_winograd_backward(dy, x, w, pad, groups, need_dx, need_dw), db)
-    dx = np.zeros_like(x) if need_dx else None
     pointwise = _pointwise(w, stride, pad, dilation, groups)
+    if not pointwise and _use_flat(w, stride, groups):
+        return (*_flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw), db)
+    dx = np.zeros_like(x) if need_dx else None
 
     def chunk(lo: int, hi: int) -> np.ndarray:
         dw = np.zeros_like(w)

@@ -52,17 +52,6 @@ def leakyrelu_backward(dy, x, slope, dx):
 
 
 @njit(cache=True, nogil=True)
-def tanh_forward(x, y):
-    """tanh x = sign(x)·(1 − e^(−2|x|)) / (1 + e^(−2|x|)): 5× faster here than libm's tanhf, within 2 ulp."""
-    one, two = x.dtype.type(1), x.dtype.type(2)
-    for i in range(x.size):
-        v = x[i]
-        e = np.exp(-two * abs(v))
-        t = (one - e) / (one + e)
-        y[i] = t if v >= 0 else -t
-
-
-@njit(cache=True, nogil=True)
 def tanh_backward(dy, y, dx):
     one = y.dtype.type(1)
     for i in range(y.size):
@@ -88,10 +77,15 @@ def sigmoid_backward(dy, y, dx):
         dx[i] = dy[i] * y[i] * (one - y[i])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def all_finite(x):
-    """False at the first NaN or Inf (x flat)."""
-    for i in range(x.size):
-        if not np.isfinite(x[i]):
+    """False if x (flat) holds a NaN or Inf. v − v is 0 for every finite v and NaN otherwise; summing it
+    in blocks lets the loop vectorize (reassociation only: NaN and Inf keep their meaning)."""
+    block = 1 << 14
+    for start in range(0, x.size, block):
+        acc = x.dtype.type(0)
+        for i in range(start, min(start + block, x.size)):
+            acc += x[i] - x[i]
+        if acc != 0:
             return False
     return True

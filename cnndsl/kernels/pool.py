@@ -113,3 +113,42 @@ def gap_backward(dy, dx):
             g = dy[n, c] / p
             for k in range(p):
                 dx[n, c, k] = g
+
+
+@njit(cache=True, nogil=True)
+def avgpool_tiled_forward(x, kh, kw, y):
+    """Non-overlapping windows inside the input (stride = kernel, no padding): row by row, no divisor
+    bookkeeping."""
+    n_img, n_c, oh, ow = y.shape
+    size = x.dtype.type(kh * kw)
+    for n in range(n_img):
+        for c in range(n_c):
+            for oy in range(oh):
+                out = y[n, c, oy]
+                out[:] = 0
+                for i in range(kh):
+                    src = x[n, c, oy * kh + i]
+                    for j in range(kw):
+                        for ox in range(ow):
+                            out[ox] += src[ox * kw + j]
+                for ox in range(ow):
+                    out[ox] /= size
+
+
+@njit(cache=True, nogil=True)
+def avgpool_tiled_backward(dy, kh, kw, dx):
+    """The adjoint of avgpool_tiled_forward; writes all of dx (zero under no window)."""
+    n_img, n_c, oh, ow = dy.shape
+    size = dy.dtype.type(kh * kw)
+    for n in range(n_img):
+        for c in range(n_c):
+            plane = dx[n, c]
+            for oy in range(oh):
+                g = dy[n, c, oy]
+                for i in range(kh):
+                    dst = plane[oy * kh + i]
+                    for j in range(kw):
+                        for ox in range(ow):
+                            dst[ox * kw + j] = g[ox] / size
+                    dst[ow * kw:] = 0
+            plane[oh * kh:] = 0

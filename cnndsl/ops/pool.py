@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.pool import (avgpool_backward, avgpool_forward, gap_backward, gap_forward, maxpool_backward,
-                            maxpool_forward)
+from ..kernels.pool import (avgpool_backward, avgpool_forward, avgpool_tiled_backward, avgpool_tiled_forward,
+                            gap_backward, gap_forward, maxpool_backward, maxpool_forward)
 from ..kernels.parallel import over_batch
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad
@@ -83,15 +83,29 @@ class AvgPool(_Pool):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
-        over_batch(lambda lo, hi: avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
-                   len(x), x.size)
+        if self.tiled(a, x.shape, y.shape):
+            over_batch(lambda lo, hi: avgpool_tiled_forward(x[lo:hi], *a["kernel"], y[lo:hi]), len(x), x.size)
+        else:
+            over_batch(lambda lo, hi: avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
+                       len(x), x.size)
         return y, (x.shape if ctx.keep else None)
 
     def backward(self, a, dy, shape, params, ctx):
+        if self.tiled(a, shape, dy.shape):
+            dx = np.empty(shape, dtype=dy.dtype)
+            over_batch(lambda lo, hi: avgpool_tiled_backward(dy[lo:hi], *a["kernel"], dx[lo:hi]), len(dx), dx.size)
+            return [dx], {}
         dx = np.zeros(shape, dtype=dy.dtype)
         over_batch(lambda lo, hi: avgpool_backward(dy[lo:hi], *a["kernel"], *a["stride"], *a["pad"], dx[lo:hi]),
                    len(dx), dx.size)
         return [dx], {}
+
+    @staticmethod
+    def tiled(a, x_shape, y_shape) -> bool:
+        """Windows that tile the input without overlap, padding or partial windows (LeNet's)."""
+        (kh, kw), (oh, ow) = a["kernel"], y_shape[2:]
+        return (a["stride"] == a["kernel"] and a["pad"] == (0, 0)
+                and oh * kh <= x_shape[2] and ow * kw <= x_shape[3])
 
 
 class GlobalAvgPool(Op):

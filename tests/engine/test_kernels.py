@@ -26,7 +26,9 @@ CASES = [
     ("maxpool 2x3 stride=1x2 pad=1", "2x7x8"),
     ("avgpool 3x3 stride=2 pad=1", "2x9x9"),
     ("avgpool 3x3 stride=2 pad=1 ceil=true", "2x10x10"),
-    ("avgpool 2", "3x7x7"),
+    ("avgpool 2", "3x7x7"),                                  # non-overlapping: a leftover row and column
+    ("avgpool 3x2 stride=3x2", "2x7x9"),
+    ("avgpool 2 ceil=true", "2x7x7"),                        # the partial last windows: the general kernel
     ("gap", "4x5x3"),
     ("relu", "3x4x5"), ("relu6", "3x4x5"), ("tanh", "3x4x5"), ("sigmoid", "3x4x5"), ("identity", "3x4x5"),
     ("leakyrelu slope=0.2", "3x4x5"),
@@ -118,13 +120,15 @@ def test_fused_softmax_cross_entropy_matches_torch():
 
 @pytest.mark.parametrize("workspace", [64, 2000])
 @pytest.mark.parametrize("stmt, shape", [("conv 5 3x3 stride=2 pad=1", "3x13x11"),
-                                         ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9"),
+                                         ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9"),  # the flat grid
+                                         ("conv 40 3x3 stride=1x2 pad=1", "3x9x9"),         # row-wise im2col
                                          ("conv 4 1x1", "3x7x7")])
 def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, workspace, monkeypatch):
     """Small workspaces force row bands of one image and several-image tiles; the batch of 5 splits
     unevenly over the threads."""
     from cnndsl.kernels import conv
     monkeypatch.setattr(conv, "WORKSPACE", workspace)
+    monkeypatch.setattr(conv, "FLAT_WORKSPACE", workspace)
     monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
     check_batch_of_five(one_layer(stmt, shape).init(seed=5))
 
