@@ -75,17 +75,3 @@ def sigmoid_backward(dy, y, dx):
     one = y.dtype.type(1)
     for i in range(y.size):
         dx[i] = dy[i] * y[i] * (one - y[i])
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
-def all_finite(x):
-    """False if x (flat) holds a NaN or Inf. v − v is 0 for every finite v and NaN otherwise; summing it
-    in blocks lets the loop vectorize (reassociation only: NaN and Inf keep their meaning)."""
-    block = 1 << 14
-    for start in range(0, x.size, block):
-        acc = x.dtype.type(0)
-        for i in range(start, min(start + block, x.size)):
-            acc += x[i] - x[i]
-        if acc != 0:
-            return False
-    return True

@@ -36,6 +36,7 @@ class _Activation(Op):
 class ReLU(_Activation):
     name = "relu"
     help = "max(x, 0)"
+    finite_forward = finite_backward = True  # f′ is within [0, 1]
 
     def kernel_forward(self, a, x, y):
         k.relu_forward(x, y)
@@ -47,6 +48,7 @@ class ReLU(_Activation):
 class ReLU6(_Activation):
     name = "relu6"
     help = "min(max(x, 0), 6)"
+    finite_forward = finite_backward = True  # f′ is within [0, 1]
 
     def kernel_forward(self, a, x, y):
         k.relu6_forward(x, y)
@@ -58,6 +60,7 @@ class ReLU6(_Activation):
 class Tanh(_Activation):
     name = "tanh"
     help = "tanh(x)"
+    finite_forward = finite_backward = True  # f′ is within [0, 1]
 
     def kernel_forward(self, a, x, y):
         np.tanh(x, out=y)  # NumPy's SIMD tanh: 8× numba's scalar exp here, within 1 ulp
@@ -69,6 +72,7 @@ class Tanh(_Activation):
 class Sigmoid(_Activation):
     name = "sigmoid"
     help = "1 / (1 + exp(-x))"
+    finite_forward = finite_backward = True  # f′ is within [0, 1]
 
     def kernel_forward(self, a, x, y):
         k.sigmoid_forward(x, y)
@@ -96,6 +100,7 @@ class LeakyReLU(_Activation):
 class Identity(_Activation):
     name = "identity"
     help = "passes its input through"
+    finite_forward = finite_backward = True
 
     def flops(self, a, ins, out):
         return 0

@@ -119,6 +119,10 @@ class Op:
     options: ClassVar[tuple[Arg, ...]] = ()
     variadic: ClassVar[bool] = False  # merges take several inputs
     fuses: ClassVar[bool] = False  # drawn inside the node of the layer before it (activations, bn)
+    # Finite inputs always give a finite output (forward) / input gradient (backward): the engine skips
+    # its NaN/Inf check there, since the first non-finite value must come from another layer.
+    finite_forward: ClassVar[bool] = False
+    finite_backward: ClassVar[bool] = False
     help: ClassVar[str] = ""
 
     # ---- arguments --------------------------------------------------------------------------------

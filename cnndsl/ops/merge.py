@@ -12,6 +12,7 @@ class Concat(Op):
     family = "merge"
     variadic = True
     help = "concatenates its inputs along channels; all must agree on H×W"
+    finite_forward = finite_backward = True
 
     def infer(self, a, ins):
         rest = {x[1:] for x in ins}

@@ -60,6 +60,7 @@ class _Pool(Op):
 class MaxPool(_Pool):
     name = "maxpool"
     help = "max over each window; stride defaults to the kernel"
+    finite_forward = True  # a selection (backward sums overlapping windows' gradients: checked)
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs

@@ -9,6 +9,7 @@ class Flatten(Op):
     name = "flatten"
     family = "reshape"
     help = "C×H×W → C·H·W (a 1-D input passes through)"
+    finite_forward = finite_backward = True
 
     def infer(self, a, ins):
         return (numel(ins[0]),)

@@ -21,6 +21,7 @@ CASES = [
     ("conv 4 1x7 pad=0x3", "3x5x9"),
     ("conv 7 1x1 stride=2", "5x9x9"),
     ("conv 3 4x4 stride=3", "2x11x10"),                      # an even kernel
+    ("conv 6 5x5 pad=2", "4x7x8"),                           # 100 taps: the weight gradient by GEMM
     ("maxpool 3x3 stride=2", "3x11x11"),                     # overlapping
     ("maxpool 3x3 stride=2 ceil=true", "2x10x10"),
     ("maxpool 2x3 stride=1x2 pad=1", "2x7x8"),
