@@ -113,7 +113,8 @@ class Network:
 
     def forward(self, x, mode: str = "eval", grad: bool = True, seed: int | None = None):
         """The main output for a batch x of shape (N, C, H, W); mode "train" uses batch statistics,
-        dropout (seeded by `seed`) and runs the aux heads. grad=False keeps nothing for backward."""
+        dropout (seeded by `seed`) and runs the aux heads. grad=False keeps nothing for backward;
+        grad=True starts a new backward and empties `grads` (as PyTorch's zero_grad before a step)."""
         return self.engine.forward(x, mode=mode, grad=grad, seed=seed)
 
     def backward(self, dy=None):

@@ -115,6 +115,8 @@ class Engine:
         nodes = self.run_nodes(training)
         memory.check(self.g, nodes, x.shape[0], grad, self.dtype.itemsize)
         x = np.ascontiguousarray(x, dtype=self.dtype)
+        if grad:  # a new tape: the last gradients go now, not alive next to the new activations (PyTorch's
+            self.grads = {}  # zero_grad(set_to_none=True) before a step; a network's worth of memory)
         if check_finite and not finite(x):
             raise CnnError("the input contains NaN or Inf", hint="clean the data before running the network")
         ends = [self.g.graph["output"]] + ([h["node"] for h in self.g.graph["aux_heads"]] if training else [])
