@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from . import flat, winograd
-from .parallel import run_batched
+from .parallel import over_batch, run_batched
 
 
 @njit(cache=True, nogil=True)
@@ -112,17 +112,27 @@ def gather_grad(dy, f0, f1, k0, dyt):
                 dst[k] = src[k0 + k]
 
 
-@njit(cache=True, nogil=True)
-def bias_grad(dy, db):
-    """db[f] = Σ_n Σ_p dy[n, f, p]; dy (N, F, P)."""
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _bias_grad(dy, db):
+    """db[f] += Σ_n Σ_p dy[n, f, p]; dy (N, F, P), db float64. In float64 throughout: before batch norm
+    the true gradient is 0 and the terms cancel. Reassociation (only) lets the loop vectorize."""
     n_img, n_f, p = dy.shape
     for f in range(n_f):
         acc = 0.0
         for n in range(n_img):
             row = dy[n, f]
             for k in range(p):
-                acc += row[k]
-        db[f] = acc
+                acc += np.float64(row[k])
+        db[f] += acc
+
+
+def bias_grad(dy: np.ndarray) -> np.ndarray:
+    """Σ over the batch and positions of dy (N, F, P), over the cores."""
+    def part(lo: int, hi: int) -> np.ndarray:
+        db = np.zeros(dy.shape[1])
+        _bias_grad(dy[lo:hi], db)
+        return db
+    return sum(over_batch(part, len(dy), dy.size)).astype(dy.dtype)
 
 
 # A chunk of the batch is worth its own thread when its GEMMs stay wide (measured: ResNet-18's 56×56 and
@@ -228,8 +238,9 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
 # whose GEMMs are memory-bound: LeNet-5's 6 and 16 (docs/performance.md).
 MAX_FLAT_FILTERS = 32
 FLAT_WORKSPACE = 1 << 18  # memory-bound: columns that stay in the core's L2 cache
-# Up to this many taps (C/g·kh·kw) the weight gradient is dot products straight from the planes; above,
-# im2col and a GEMM (LeNet's conv1, 25 taps: 1.2 against 3.1 ms; conv2, 150 taps: 3.3 against 2.2 ms).
+# Up to this many taps (C/g·kh·kw) the forward is multiply-adds and the weight gradient dot products
+# straight from the planes; above, im2col and GEMMs (LeNet's conv1, 25 taps, weight gradient: 1.2 against
+# 3.1 ms; conv2, 150 taps: 3.3 against 2.2 ms).
 MAX_DOT_TAPS = 64
 
 
@@ -262,6 +273,11 @@ def _flat_forward(x, w, b, pad, dilation, groups, out_hw):
         for a in range(lo, hi, per):
             e = min(a + per, hi)
             planes = _planes(x[a:e], pad, hp, wp)
+            if k <= MAX_DOT_TAPS:
+                for g in range(groups):
+                    flat.forward_flat(planes, g * cg, (g + 1) * cg, w[g * fg:(g + 1) * fg], g * fg, bias,
+                                      kh, kw, *dilation, wp, y[a:e])
+                continue
             cols = np.empty((k, (e - a) * length), dtype=x.dtype)
             for g in range(groups):
                 flat.im2col_flat(planes, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh, cols)
@@ -364,8 +380,7 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
     dy3 = dy.reshape(n, f, oh * ow)
     db = None
     if has_bias:
-        db = np.empty(f, dtype=x.dtype)
-        bias_grad(dy3, db)
+        db = bias_grad(dy3)
     if _use_winograd(w, stride, dilation, groups, n, (oh, ow)):
         return (*_winograd_backward(dy, x, w, pad, groups, need_dx, need_dw), db)
     pointwise = _pointwise(w, stride, pad, dilation, groups)
