@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from . import flat, winograd
-from .parallel import over_batch, run_batched
+from .parallel import add_product_t, over_batch, run_batched
 
 
 @njit(cache=True, nogil=True)
@@ -217,7 +217,8 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
                 winograd.output_transform_adjoint(ds, g * fg, (g + 1) * fg, n0, n1, ty0, ty1, tw, dm)
                 if need_dw:
                     winograd.input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
-                    du[g] += np.matmul(dm, v.transpose(0, 2, 1))
+                    for xi in range(16):
+                        add_product_t(dm[xi], v[xi], du[g, xi])
                 if need_dx:
                     np.matmul(u[g].transpose(0, 2, 1), dm, out=v)
                     winograd.input_transform_adjoint(v, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad,
@@ -401,7 +402,7 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
         for n0, n1, oy0, oy1 in tiles(hi - lo, oh, ow, cg * kh * kw):
             xs, ds = x[lo + n0:lo + n1], dy3[lo + n0:lo + n1]
             width = (n1 - n0) * (oy1 - oy0) * ow
-            cols = np.empty((cg * kh * kw, width), dtype=x.dtype) if need_dw else None
+            cols = np.empty((cg * kh * kw, width), dtype=x.dtype)  # the columns, then their gradient
             whole = n1 - n0 == 1 and oy1 - oy0 == oh  # one whole image: dy is already in GEMM layout
             dyt = None if whole else np.empty((fg, width), dtype=x.dtype)
             for g in range(groups):
@@ -413,8 +414,8 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
                     im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
                     dw[g * fg:(g + 1) * fg] += (dyt @ cols.T).reshape(fg, cg, kh, kw)
                 if need_dx:
-                    dcols = w[g * fg:(g + 1) * fg].reshape(fg, -1).T @ dyt
-                    col2im(dcols, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow,
+                    np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, -1).T, dyt, out=cols)
+                    col2im(cols, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow,
                            dx[lo + n0:lo + n1])
         return dw
 
