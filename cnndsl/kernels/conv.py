@@ -30,6 +30,9 @@ def _inside(ow, sw, off, w):
 def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, cols):
     """x (N, C, H, W), channels c0…c1, output rows oy0…oy1 → cols ((c1−c0)·kh·kw, N·(oy1−oy0)·ow).
     Each output row is a zero margin, a copy (contiguous at stride 1) and a zero margin."""
+    if sw > 1 and kw > 1:
+        _im2col_strided(x, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow)
+        return
     n_img, _, h, w = x.shape
     p = (oy1 - oy0) * ow
     zero = x.dtype.type(0)
@@ -59,6 +62,9 @@ def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, cols):
 @njit(cache=True, nogil=True)
 def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, dx):
     """The adjoint of im2col: dx[n, c, iy, ix] += cols[(c, i, j), (n, oy, ox)]."""
+    if sw > 1 and kw > 1:
+        _col2im_strided(dx, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow)
+        return
     n_img, _, h, w = dx.shape
     p = (oy1 - oy0) * ow
     for c in range(c0, c1):
@@ -82,6 +88,68 @@ def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, dx):
                         else:
                             for ox in range(lo, hi):
                                 dst[ox * sw + off] += row[base + ox]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _strided_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, adjoint):
+    """im2col (or, with adjoint, col2im into image) at a column stride sw > 1 and a kernel wider than 1.
+    Each input row is split into its sw phases (phase a holds columns a, a + sw, a + 2·sw …), so that
+    every tap's copy — or, for the adjoint, its add — is contiguous again. Inlined into its two callers,
+    where `adjoint` is a constant and its branches fold away (as a run-time flag they cost 30 %)."""
+    n_img, _, h, w = image.shape
+    p = (oy1 - oy0) * ow
+    phases = np.zeros((sw, (w + sw - 1) // sw), dtype=image.dtype)
+    for c in range(c0, c1):
+        for i in range(kh):
+            for n in range(n_img):
+                for oy in range(oy0, oy1):
+                    iy = oy * sh - ph + i * dh
+                    base = n * p + (oy - oy0) * ow
+                    inside = 0 <= iy < h
+                    if not inside and adjoint:
+                        continue
+                    if inside:
+                        src = image[n, c, iy]
+                        for a in range(sw):
+                            if adjoint:
+                                phases[a] = 0
+                                continue
+                            dst = phases[a]
+                            for k in range((w - a + sw - 1) // sw):
+                                dst[k] = src[k * sw + a]
+                    for j in range(kw):
+                        row = cols[((c - c0) * kh + i) * kw + j]
+                        if not inside:
+                            row[base:base + ow] = 0
+                            continue
+                        off = j * dw - pw
+                        lo, hi = _inside(ow, sw, off, w)
+                        shift, q = off % sw, off // sw  # column ox·sw + off = (ox + q)·sw + shift
+                        if adjoint:
+                            d = phases[shift, lo + q:hi + q]
+                            s = row[base + lo:base + hi]
+                            for k in range(hi - lo):
+                                d[k] += s[k]
+                        else:
+                            row[base:base + lo] = 0
+                            row[base + lo:base + hi] = phases[shift, lo + q:hi + q]
+                            row[base + hi:base + ow] = 0
+                    if adjoint:
+                        dst = image[n, c, iy]
+                        for a in range(sw):
+                            src = phases[a]
+                            for k in range((w - a + sw - 1) // sw):
+                                dst[k * sw + a] += src[k]
+
+
+@njit(cache=True, nogil=True)
+def _im2col_strided(x, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow):
+    _strided_columns(x, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, False)
+
+
+@njit(cache=True, nogil=True)
+def _col2im_strided(dx, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow):
+    _strided_columns(dx, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, True)
 
 
 @njit(cache=True, nogil=True)
