@@ -1,5 +1,6 @@
 """All cores without fighting thread pools: the batch is cut into one chunk per core, and each chunk
-runs serial numba kernels (compiled nogil) and single-threaded BLAS calls in its own Python thread.
+runs serial numba kernels (compiled nogil) and single-threaded BLAS calls in its own thread (the caller
+takes the first chunk, a pool of WORKERS − 1 threads the others).
 
 Numba's parallel regions and OpenBLAS's threads both spin while idle, and interleaved they slow each
 other 3–4× (../shared/REFERENCE.md). Here only one pool runs at a time: inside `run_batched` BLAS is held
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from functools import cache
 from typing import Callable, TypeVar
@@ -24,7 +25,7 @@ WORKERS = max(1, int(os.environ.get("CNNDSL_THREADS", 0)) or min(os.cpu_count() 
 
 @cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(WORKERS, thread_name_prefix="cnndsl")
+    return ThreadPoolExecutor(max(1, WORKERS - 1), thread_name_prefix="cnndsl")
 
 
 @cache
@@ -82,8 +83,14 @@ def run_batched(fn: Callable[[int, int], T], n: int, worth_it: bool = True) -> l
     """fn(lo, hi) over the chunks of a batch of n, in parallel when that is worth it; results in order."""
     if WORKERS == 1 or n < 2 or not worth_it:
         return [fn(0, n)]
+    first, *rest = chunks(n, WORKERS)
     with blas_threads(1):
-        return list(_pool().map(lambda r: fn(*r), chunks(n, WORKERS)))
+        futures = [_pool().submit(fn, *r) for r in rest]
+        try:
+            head = fn(*first)  # the caller takes a chunk too: one thread wake-up fewer per call
+        finally:
+            wait(futures)  # even if the caller's chunk raised: nothing may run on after BLAS is restored
+        return [head] + [f.result() for f in futures]
 
 
 # Below this many elements an element-wise or pooling kernel is not worth two threads.
