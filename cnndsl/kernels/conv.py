@@ -203,9 +203,10 @@ def bias_grad(dy: np.ndarray) -> np.ndarray:
     return sum(over_batch(part, len(dy), dy.size)).astype(dy.dtype)
 
 
-# A chunk of the batch is worth its own thread when its GEMMs stay wide (measured: ResNet-18's 56×56 and
-# 28×28 layers gain 1.5×, its 7×7 layers lose; docs/performance.md).
-MIN_COLUMNS_PER_CHUNK = 1024
+# A chunk of the batch is worth its own thread unless its GEMMs get very narrow. Once 1,024 (ResNet-18's
+# 7×7 layers lost with chunks); since the in-place outputs and faster im2col, its 7×7 and stride-2 layers
+# gain 15–75 % with them (docs/performance.md).
+MIN_COLUMNS_PER_CHUNK = 64
 # The column buffer of one tile, in elements (8 MB of float32): it stays in cache, and memory stays
 # close to the activations' (a whole batch's columns are C·kh·kw/C times the input).
 WORKSPACE = 1 << 21
