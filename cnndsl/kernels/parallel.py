@@ -84,8 +84,13 @@ def run_batched(fn: Callable[[int, int], T], n: int, worth_it: bool = True) -> l
     if WORKERS == 1 or n < 2 or not worth_it:
         return [fn(0, n)]
     first, *rest = chunks(n, WORKERS)
+    errors = np.geterr()  # NumPy's error state is per thread: the workers take the caller's
+
+    def call(lo: int, hi: int) -> T:
+        with np.errstate(**errors):
+            return fn(lo, hi)
     with blas_threads(1):
-        futures = [_pool().submit(fn, *r) for r in rest]
+        futures = [_pool().submit(call, *r) for r in rest]
         try:
             head = fn(*first)  # the caller takes a chunk too: one thread wake-up fewer per call
         finally:
