@@ -229,18 +229,21 @@ def _pointwise(w: np.ndarray, stride, pad, dilation, groups: int) -> bool:
     return w.shape[2:] == (1, 1) and tuple(stride) == (1, 1) and tuple(pad) == (0, 0) and groups == 1
 
 
-# Winograd for 3×3 stride-1 layers with at least this many input and output channels per group and
-# 2×2-output tiles in the batch: below them the transforms (of the data, and of the filters once per
-# call) cost more than the multiplications they save (docs/performance.md).
+# Winograd for 3×3 stride-1 layers with at least this many input and output channels per group, 2×2-output
+# tiles in the batch and output rows and columns: below them the transforms (of the data, and of the
+# filters once per call) cost more than the multiplications they save — a 7×7 map's tiles compute 64
+# outputs for 49, and its narrow GEMMs run slowly (docs/performance.md).
 MIN_WINOGRAD_CHANNELS = 16
-MIN_WINOGRAD_TILES = 256
+MIN_WINOGRAD_TILES = 128
+MIN_WINOGRAD_SIDE = 8
 
 
 def _use_winograd(w: np.ndarray, stride, dilation, groups: int, n: int, out_hw) -> bool:
     f, cg, kh, kw = w.shape
     tiles = n * ((out_hw[0] + 1) // 2) * ((out_hw[1] + 1) // 2)
     return ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and min(cg, f // groups) >= MIN_WINOGRAD_CHANNELS and tiles >= MIN_WINOGRAD_TILES)
+            and min(cg, f // groups) >= MIN_WINOGRAD_CHANNELS and tiles >= MIN_WINOGRAD_TILES
+            and min(out_hw) >= MIN_WINOGRAD_SIDE)
 
 
 def _winograd_forward(x, w, b, pad, groups, out_hw):

@@ -196,11 +196,13 @@ WINOGRAD = [("conv 4 3x3 pad=1", "3x9x11"),                  # odd map: the last
 @pytest.mark.parametrize("workspace", [100, 1 << 21])
 @pytest.mark.parametrize("stmt, shape", WINOGRAD)
 def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspace, monkeypatch):
-    """The Winograd path (normally for ≥ 16 channels and ≥ 256 tiles) forced onto small layers; a small
-    workspace cuts the batch into bands of tile rows, and the batch of 5 splits over the threads."""
+    """The Winograd path (normally for ≥ 16 channels, ≥ 128 tiles and maps of ≥ 8×8) forced onto small
+    layers; a small workspace cuts the batch into bands of tile rows, and the batch of 5 splits over the
+    threads."""
     from cnndsl.kernels import conv
     monkeypatch.setattr(conv, "MIN_WINOGRAD_CHANNELS", 1)
     monkeypatch.setattr(conv, "MIN_WINOGRAD_TILES", 1)
+    monkeypatch.setattr(conv, "MIN_WINOGRAD_SIDE", 1)
     monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
     monkeypatch.setattr(conv, "WORKSPACE", workspace)
     calls = []
