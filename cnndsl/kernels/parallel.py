@@ -99,7 +99,7 @@ def run_batched(fn: Callable[[int, int], T], n: int, worth_it: bool = True) -> l
 
 
 # Below this many elements an element-wise or pooling kernel is not worth two threads.
-MIN_ELEMENTS = 1 << 16
+MIN_ELEMENTS = 1 << 19
 
 
 def over_batch(fn: Callable[[int, int], T], n: int, elements: int) -> list[T]:
