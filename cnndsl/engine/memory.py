@@ -27,10 +27,14 @@ def available_bytes() -> int:
 
 def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4) -> int:
     """An upper estimate of the bytes a forward pass (and its backward, with grad) needs: every
-    activation, kept for backward or not, plus the convolution tiles' workspace."""
+    activation, kept for backward or not, plus the convolution tiles' workspace and, for 3×3 layers,
+    Winograd's transformed filters (16 per filter and channel) and each thread's weight-gradient sum."""
     acts = sum(math.prod(g.nodes[n]["shape"]) for n in nodes)
     factor = 2 if grad else 1  # backward holds caches (about one more copy) and gradients
     workspace = 3 * WORKSPACE * WORKERS  # convolution tiles: columns, their gradient, the output's
+    filters = [g.nodes[n]["params"].get("weight", ()) for n in nodes if g.nodes[n]["op"] == "conv"]
+    winograd = max((16 * w[0] * w[1] for w in filters if tuple(w[2:]) == (3, 3)), default=0)
+    workspace += winograd * ((WORKERS + 1) if grad else 1)
     return (factor * acts * batch + workspace) * itemsize
 
 
