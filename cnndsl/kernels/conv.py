@@ -16,6 +16,7 @@ from numba import njit
 
 from . import flat, winograd
 from .parallel import add_product_t, over_batch, run_batched
+from .rows import copy, fill
 
 
 @njit(cache=True, nogil=True)
@@ -47,16 +48,16 @@ def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, cols):
                         iy = oy * sh - ph + i * dh
                         base = n * p + (oy - oy0) * ow
                         if iy < 0 or iy >= h:
-                            row[base:base + ow] = zero
+                            fill(row[base:base + ow], zero)
                             continue
                         src = x[n, c, iy]
-                        row[base:base + lo] = zero
+                        fill(row[base:base + lo], zero)
                         if sw == 1:
-                            row[base + lo:base + hi] = src[lo + off:hi + off]
+                            copy(row[base + lo:base + hi], src[lo + off:hi + off])
                         else:
                             for ox in range(lo, hi):
                                 row[base + ox] = src[ox * sw + off]
-                        row[base + hi:base + ow] = zero
+                        fill(row[base + hi:base + ow], zero)
 
 
 @njit(cache=True, nogil=True)
@@ -120,7 +121,7 @@ def _strided_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, o
                     for j in range(kw):
                         row = cols[((c - c0) * kh + i) * kw + j]
                         if not inside:
-                            row[base:base + ow] = 0
+                            fill(row[base:base + ow], 0)
                             continue
                         off = j * dw - pw
                         lo, hi = _inside(ow, sw, off, w)
@@ -131,9 +132,9 @@ def _strided_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, o
                             for k in range(hi - lo):
                                 d[k] += s[k]
                         else:
-                            row[base:base + lo] = 0
-                            row[base + lo:base + hi] = phases[shift, lo + q:hi + q]
-                            row[base + hi:base + ow] = 0
+                            fill(row[base:base + lo], 0)
+                            copy(row[base + lo:base + hi], phases[shift, lo + q:hi + q])
+                            fill(row[base + hi:base + ow], 0)
                     if adjoint:
                         dst = image[n, c, iy]
                         for a in range(sw):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .rows import copy, fill
+
 
 @njit(cache=True, nogil=True)
 def pad_planes(x, ph, pw, wp, planes):
@@ -25,7 +27,7 @@ def pad_planes(x, ph, pw, wp, planes):
         for c in range(n_c):
             for y in range(h):
                 start = (y + ph) * wp + pw
-                planes[n, c, start:start + w] = x[n, c, y]
+                copy(planes[n, c, start:start + w], x[n, c, y])
 
 
 @njit(cache=True, nogil=True)
@@ -36,7 +38,7 @@ def unpad_planes(planes, ph, pw, wp, dx):
         for c in range(n_c):
             for y in range(h):
                 start = (y + ph) * wp + pw
-                dx[n, c, y] = planes[n, c, start:start + w]
+                copy(dx[n, c, y], planes[n, c, start:start + w])
 
 
 @njit(cache=True, nogil=True)
@@ -57,8 +59,8 @@ def _columns(planes, c0, c1, kh, kw, dh, dw, wp, oh, cols, adjoint):
                         for k in range(avail):
                             src[k] += dst[k]
                     else:
-                        dst[:] = src
-                        row[n * length + avail:(n + 1) * length] = 0
+                        copy(dst, src)
+                        fill(row[n * length + avail:(n + 1) * length], 0)
 
 
 def im2col_flat(planes, c0, c1, kh, kw, dh, dw, wp, oh, cols):
@@ -95,8 +97,8 @@ def gather_flat(dy, f0, f1, wp, g):
         for n in range(n_img):
             for oy in range(oh):
                 start = n * length + oy * wp
-                g[f - f0, start:start + ow] = dy[n, f, oy]
-                g[f - f0, start + ow:start + wp] = 0
+                copy(g[f - f0, start:start + ow], dy[n, f, oy])
+                fill(g[f - f0, start + ow:start + wp], 0)
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
@@ -133,7 +135,7 @@ def forward_flat(planes, c0, c1, w, f0, bias, kh, kw, dh, dw, wp, y):
     has_bias = bias.shape[0] > 0
     for n in range(n_img):
         for f in range(w.shape[0]):
-            acc[:] = bias[f0 + f] if has_bias else 0
+            fill(acc, bias[f0 + f] if has_bias else 0)
             for c in range(c0, c1):
                 for i in range(kh):
                     for j in range(kw):
@@ -144,4 +146,4 @@ def forward_flat(planes, c0, c1, w, f0, bias, kh, kw, dh, dw, wp, y):
                         for k in range(avail):
                             acc[k] += wv * src[k]
             for oy in range(oh):
-                y[n, f0 + f, oy] = acc[oy * wp:oy * wp + ow]
+                copy(y[n, f0 + f, oy], acc[oy * wp:oy * wp + ow])

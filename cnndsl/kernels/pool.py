@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from numba import njit
 
+from .rows import fill
+
 
 @njit(cache=True, nogil=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
@@ -125,7 +127,7 @@ def avgpool_tiled_forward(x, kh, kw, y):
         for c in range(n_c):
             for oy in range(oh):
                 out = y[n, c, oy]
-                out[:] = 0
+                fill(out, 0)
                 for i in range(kh):
                     src = x[n, c, oy * kh + i]
                     for j in range(kw):
@@ -150,5 +152,5 @@ def avgpool_tiled_backward(dy, kh, kw, dx):
                     for j in range(kw):
                         for ox in range(ow):
                             dst[ox * kw + j] = g[ox] / size
-                    dst[ow * kw:] = 0
+                    fill(dst[ow * kw:], 0)
             plane[oh * kh:] = 0

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .rows import copy, fill
+
 # G (4×3): U = G g Gᵀ
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -77,11 +79,11 @@ def filter_transform_adjoint(du):
 def _load_rows(plane, iy, pw, rows):
     """rows[r, pw + ix] = plane[iy + r, ix] for the 4 rows from iy; zero outside the plane."""
     h, w = plane.shape
-    rows[:] = 0.0
     hi = min(w, rows.shape[1] - pw)
     for r in range(4):
+        fill(rows[r], 0)
         if 0 <= iy + r < h:
-            rows[r, pw:pw + hi] = plane[iy + r, :hi]
+            copy(rows[r, pw:pw + hi], plane[iy + r, :hi])
 
 
 @njit(cache=True, nogil=True)
@@ -207,11 +209,11 @@ def output_transform_adjoint(dy, f0, f1, n0, n1, ty0, ty1, tw, dm):
             ff = f - f0
             for ty in range(ty0, ty1):
                 oy = 2 * ty
-                g[0, :ow] = dy[n, f, oy]
+                copy(g[0, :ow], dy[n, f, oy])
                 if oy + 1 < oh:
-                    g[1, :ow] = dy[n, f, oy + 1]
+                    copy(g[1, :ow], dy[n, f, oy + 1])
                 else:
-                    g[1, :] = 0.0
+                    fill(g[1], 0)
                 t = ((n - n0) * band + ty - ty0) * tw
                 # A dY: rows (p, q), (p + r, q + s), (p − r, q − s), (−r, −s); each row (u, v) times Aᵀ
                 # is (u, u + v, u − v, −v)

@@ -1,0 +1,22 @@
+"""Copying and filling 1-D runs inside numba kernels.
+
+numba's slice assignment (`dst[a:b] = src[c:d]`) costs about 100 cycles a call in checks and view
+set-up; on the short rows of im2col (10–56 floats) that is most of the work. These loops compile to the
+same vector code without it: LeNet-5's im2col 1.18 → 0.34 ms (docs/performance.md).
+"""
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def copy(dst, src):
+    """dst[k] = src[k] for k < len(dst) (1-D views)."""
+    for k in range(dst.shape[0]):
+        dst[k] = src[k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def fill(dst, value):
+    """dst[k] = value for k < len(dst) (a 1-D view)."""
+    for k in range(dst.shape[0]):
+        dst[k] = value
