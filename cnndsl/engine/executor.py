@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from time import perf_counter
 from pathlib import Path
+from time import perf_counter
 
 import networkx as nx
 import numpy as np

@@ -333,7 +333,7 @@ def _planes(x: np.ndarray, pad, hp: int, wp: int) -> np.ndarray:
 
 
 def _flat_forward(x, w, b, pad, dilation, groups, out_hw):
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     f, cg, kh, kw = w.shape
     fg, k = f // groups, cg * kh * kw
     oh, ow = out_hw
