@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from . import flat, winograd
-from .parallel import add_product_t, over_batch, run_batched
+from .parallel import add_product_t, over_batch, run_batched, sum_parts
 from .rows import copy, fill
 
 
@@ -301,9 +301,7 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
     parts = run_batched(chunk, n, worth_it=n * th * tw >= MIN_COLUMNS_PER_CHUNK // 2)
     dw = None
     if need_dw:
-        du = parts[0]
-        for extra in parts[1:]:
-            du += extra
+        du = sum_parts(parts)
         dw = np.concatenate([winograd.filter_transform_adjoint(du[g]) for g in range(groups)])
     return dx, dw
 
@@ -398,9 +396,7 @@ def _flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw):
         return dw
 
     parts = run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
-    dw = parts[0] if need_dw else None
-    for extra in parts[1:] if need_dw else ():
-        dw += extra
+    dw = sum_parts(parts) if need_dw else None
     return dx, dw
 
 
@@ -493,7 +489,5 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
         return dw
 
     parts = run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
-    dw = parts[0] if need_dw else None
-    for extra in parts[1:] if need_dw else ():
-        dw += extra
+    dw = sum_parts(parts) if need_dw else None
     return dx, dw, db

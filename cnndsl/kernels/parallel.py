@@ -98,8 +98,16 @@ def run_batched(fn: Callable[[int, int], T], n: int, worth_it: bool = True) -> l
         return [head] + [f.result() for f in futures]
 
 
+def sum_parts(parts: list[np.ndarray]) -> np.ndarray:
+    """The sum of per-chunk results (weight gradients), added in place into the first."""
+    total = parts[0]
+    for extra in parts[1:]:
+        total += extra
+    return total
+
+
 # Below this many elements an element-wise or pooling kernel is not worth two threads.
-MIN_ELEMENTS = 1 << 19
+MIN_ELEMENTS = 1 << 16
 
 
 def over_batch(fn: Callable[[int, int], T], n: int, elements: int) -> list[T]:
