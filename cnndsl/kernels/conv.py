@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import flat, winograd
+from . import flat, taps, winograd
 from .parallel import add_product_t, over_batch, run_batched, sum_parts
 from .rows import copy, fill
 
@@ -307,12 +307,12 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
 
 
 # The padded-width grid (kernels/flat.py) for stride-1 layers with at most this many filters per group,
-# whose GEMMs are memory-bound: LeNet-5's 6 and 16 (docs/performance.md).
+# whose GEMMs are memory-bound: LeNet-5's 6 and 16 (docs/performance.md). Forward is direct
+# (kernels/taps.py); backward im2col and GEMMs on the grid.
 MAX_FLAT_FILTERS = 32
-FLAT_WORKSPACE = 1 << 18  # memory-bound: columns that stay in the core's L2 cache
-# Up to this many taps (C/g·kh·kw) the forward is multiply-adds and the weight gradient dot products
-# straight from the planes; above, im2col and GEMMs (LeNet's conv1, 25 taps, weight gradient: 1.2 against
-# 3.1 ms; conv2, 150 taps: 3.3 against 2.2 ms).
+FLAT_WORKSPACE = 1 << 18  # memory-bound: columns (or padded planes) that stay in the core's L2 cache
+# Up to this many taps (C/g·kh·kw) the weight gradient is dot products straight from the planes; above,
+# im2col and a GEMM (LeNet's conv1, 25 taps: 1.2 against 3.1 ms; conv2, 150 taps: 3.3 against 2.2 ms).
 MAX_DOT_TAPS = 64
 
 
@@ -331,31 +331,35 @@ def _planes(x: np.ndarray, pad, hp: int, wp: int) -> np.ndarray:
 
 
 def _flat_forward(x, w, b, pad, dilation, groups, out_hw):
-    n, _, h, wd = x.shape
-    f, cg, kh, kw = w.shape
-    fg, k = f // groups, cg * kh * kw
-    oh, ow = out_hw
+    n, c, h, wd = x.shape
+    f, cg = w.shape[:2]
+    fg = f // groups
     hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
-    length = oh * wp
-    y = np.empty((n, f, oh, ow), dtype=x.dtype)
+    s = hp * wp
+    y = np.empty((n, f) + tuple(out_hw), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
-    per = max(1, FLAT_WORKSPACE // (k * length))
+    tables = [taps.tap_table(w[g * fg:(g + 1) * fg], s, wp, *dilation) for g in range(groups)]
+    padded = tuple(pad) != (0, 0)
+    per = max(1, FLAT_WORKSPACE // (c * s)) if padded else n
 
     def chunk(lo: int, hi: int) -> None:
         for a in range(lo, hi, per):
             e = min(a + per, hi)
-            planes = _planes(x[a:e], pad, hp, wp)
-            if k <= MAX_DOT_TAPS:
-                for g in range(groups):
-                    flat.forward_flat(planes, g * cg, (g + 1) * cg, w[g * fg:(g + 1) * fg], g * fg, bias,
-                                      kh, kw, *dilation, wp, y[a:e])
-                continue
-            cols = np.empty((k, (e - a) * length), dtype=x.dtype)
+            if padded:  # a buffer of padded planes, with a margin for the last image's whole vectors
+                buf = np.empty((e - a) * c * s + taps.VECTOR, dtype=x.dtype)
+                buf[-taps.VECTOR:] = 0
+                flat.pad_planes(x[a:e], *pad, wp, buf[:(e - a) * c * s].reshape(e - a, c, s))
+                n0, n1, ys = 0, e - a, y[a:e]
+            else:
+                buf, n0, n1, ys = np.ascontiguousarray(x).reshape(-1), a, e, y
             for g in range(groups):
-                flat.im2col_flat(planes, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh, cols)
-                flat.scatter_flat(w[g * fg:(g + 1) * fg].reshape(fg, k) @ cols, g * fg, bias, wp, y[a:e])
+                offs, blocks = tables[g]
+                for k, wt in enumerate(blocks):
+                    f0 = g * fg + 8 * k
+                    taps.forward_block(buf[g * cg * s:], c * s, n0, n1, offs, wt, f0, min(8, (g + 1) * fg - f0),
+                                       bias, wp, ys)
 
-    run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
+    run_batched(chunk, n, worth_it=n * out_hw[0] * out_hw[1] >= 2 * MIN_COLUMNS_PER_CHUNK)
     return y
 
 

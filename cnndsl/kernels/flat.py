@@ -121,29 +121,3 @@ def weight_grad_flat(grid, planes, c0, c1, kh, kw, dh, dw, wp, oh, dwt):
                         for k in range(avail):
                             acc += g[k] * src[k]
                         dwt[f, c - c0, i, j] += acc
-
-
-@njit(cache=True, nogil=True)
-def forward_flat(planes, c0, c1, w, f0, bias, kh, kw, dh, dw, wp, y):
-    """y[n, f0 + f] = Σ_c,i,j w[f, c − c0, i, j] · planes[n, c, q + i·dh·Wp + j·dw] (+ bias), one
-    multiply-add pass over a row buffer per tap, no column matrix: for layers with few taps (LeNet's
-    first, 25), whose GEMM would be bound by reading the columns."""
-    n_img, _, s = planes.shape
-    oh, ow = y.shape[2], y.shape[3]
-    length = oh * wp
-    acc = np.empty(length, dtype=y.dtype)
-    has_bias = bias.shape[0] > 0
-    for n in range(n_img):
-        for f in range(w.shape[0]):
-            fill(acc, bias[f0 + f] if has_bias else 0)
-            for c in range(c0, c1):
-                for i in range(kh):
-                    for j in range(kw):
-                        wv = w[f, c - c0, i, j]
-                        off = i * dh * wp + j * dw
-                        avail = min(length, s - off)
-                        src = planes[n, c, off:off + avail]
-                        for k in range(avail):
-                            acc[k] += wv * src[k]
-            for oy in range(oh):
-                copy(y[n, f0 + f, oy], acc[oy * wp:oy * wp + ow])

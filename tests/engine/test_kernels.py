@@ -22,6 +22,8 @@ CASES = [
     ("conv 7 1x1 stride=2", "5x9x9"),
     ("conv 3 4x4 stride=3", "2x11x10"),                      # an even kernel
     ("conv 6 5x5 pad=2", "4x7x8"),                           # 100 taps: the weight gradient by GEMM
+    ("conv 13 3x3 pad=1", "2x6x7"),                          # direct taps: a block of 8, then 5 of 8
+    ("conv 12 5x5", "2x9x9"),                                # a block of 8, then 4 of 8
     ("maxpool 3x3 stride=2", "3x11x11"),                     # overlapping
     ("maxpool 3x3 stride=2 ceil=true", "2x10x10"),
     ("maxpool 2x3 stride=1x2 pad=1", "2x7x8"),
