@@ -307,57 +307,49 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
 
 
 # The padded-width grid (kernels/flat.py) for stride-1 layers with at most this many filters per group,
-# whose GEMMs are memory-bound: LeNet-5's 6 and 16 (docs/performance.md). Forward is direct
-# (kernels/taps.py); backward im2col and GEMMs on the grid.
+# whose GEMMs are memory-bound: LeNet-5's 6 and 16 (docs/performance.md). Forward and weight gradient
+# are direct (kernels/taps.py); the input gradient is a GEMM and col2im on the grid.
 MAX_FLAT_FILTERS = 32
 FLAT_WORKSPACE = 1 << 18  # memory-bound: columns (or padded planes) that stay in the core's L2 cache
-# Up to this many taps (C/g·kh·kw) the weight gradient is dot products straight from the planes; above,
-# im2col and a GEMM (LeNet's conv1, 25 taps: 1.2 against 3.1 ms; conv2, 150 taps: 3.3 against 2.2 ms).
-MAX_DOT_TAPS = 64
 
 
 def _use_flat(w: np.ndarray, stride, groups: int) -> bool:
     return tuple(stride) == (1, 1) and w.shape[0] // groups <= MAX_FLAT_FILTERS
 
 
-def _planes(x: np.ndarray, pad, hp: int, wp: int) -> np.ndarray:
-    """x (N, C, H, W) as flat padded planes (N, C, Hp·Wp): a view when there is no padding."""
-    n, c, h, w = x.shape
+def _plane_buffer(x: np.ndarray, a: int, e: int, pad, hp: int, wp: int) -> tuple[np.ndarray, int]:
+    """Images a…e of x as zero-padded planes in one flat buffer, and the index of image a in it: all of x
+    itself when there is no padding, else a copy with a margin for the direct kernels' whole vectors."""
     if tuple(pad) == (0, 0):
-        return x.reshape(n, c, h * w)
-    planes = np.empty((n, c, hp * wp), dtype=x.dtype)
-    flat.pad_planes(x, *pad, wp, planes)
-    return planes
+        return np.ascontiguousarray(x).reshape(-1), a
+    c, s = x.shape[1], hp * wp
+    buf = np.empty((e - a) * c * s + taps.VECTOR, dtype=x.dtype)
+    buf[-taps.VECTOR:] = 0
+    flat.pad_planes(x[a:e], *pad, wp, buf[:(e - a) * c * s].reshape(e - a, c, s))
+    return buf, 0
 
 
 def _flat_forward(x, w, b, pad, dilation, groups, out_hw):
     n, c, h, wd = x.shape
-    f, cg = w.shape[:2]
+    f, cg, kh, kw = w.shape
     fg = f // groups
     hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
     s = hp * wp
     y = np.empty((n, f) + tuple(out_hw), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
-    tables = [taps.tap_table(w[g * fg:(g + 1) * fg], s, wp, *dilation) for g in range(groups)]
-    padded = tuple(pad) != (0, 0)
-    per = max(1, FLAT_WORKSPACE // (c * s)) if padded else n
+    offs = taps.tap_offsets(cg, kh, kw, s, wp, *dilation)
+    blocks = [taps.weight_blocks(w[g * fg:(g + 1) * fg], len(offs), 8) for g in range(groups)]
+    per = max(1, FLAT_WORKSPACE // (c * s))
 
     def chunk(lo: int, hi: int) -> None:
         for a in range(lo, hi, per):
             e = min(a + per, hi)
-            if padded:  # a buffer of padded planes, with a margin for the last image's whole vectors
-                buf = np.empty((e - a) * c * s + taps.VECTOR, dtype=x.dtype)
-                buf[-taps.VECTOR:] = 0
-                flat.pad_planes(x[a:e], *pad, wp, buf[:(e - a) * c * s].reshape(e - a, c, s))
-                n0, n1, ys = 0, e - a, y[a:e]
-            else:
-                buf, n0, n1, ys = np.ascontiguousarray(x).reshape(-1), a, e, y
+            buf, n0 = _plane_buffer(x, a, e, pad, hp, wp)
             for g in range(groups):
-                offs, blocks = tables[g]
-                for k, wt in enumerate(blocks):
+                for k, wt in enumerate(blocks[g]):
                     f0 = g * fg + 8 * k
-                    taps.forward_block(buf[g * cg * s:], c * s, n0, n1, offs, wt, f0, min(8, (g + 1) * fg - f0),
-                                       bias, wp, ys)
+                    taps.forward_block(buf[g * cg * s:], c * s, n0, offs, wt, f0, min(8, (g + 1) * fg - f0), bias,
+                                       wp, y[a:e])
 
     run_batched(chunk, n, worth_it=n * out_hw[0] * out_hw[1] >= 2 * MIN_COLUMNS_PER_CHUNK)
     return y
@@ -369,38 +361,42 @@ def _flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw):
     fg, k = f // groups, cg * kh * kw
     oh, ow = dy.shape[2:]
     hp, wp = h + 2 * pad[0], wd + 2 * pad[1]
-    length = oh * wp
+    s, length = hp * wp, oh * wp
     padded = tuple(pad) != (0, 0)
     dx = (np.empty_like(x) if padded else np.zeros_like(x)) if need_dx else None
-    per = max(1, FLAT_WORKSPACE // ((k + fg) * length))
+    offs = taps.tap_offsets(cg, kh, kw, s, wp, *dilation)
+    per = max(1, FLAT_WORKSPACE // max((k + fg) * length if need_dx else 0, c * s))
 
     def chunk(lo: int, hi: int):
-        dw = np.zeros_like(w) if need_dw else None
+        dwt = np.zeros((groups, -(-fg // 4), len(offs), 4, taps.GROUP), dtype=x.dtype) if need_dw else None
         for a in range(lo, hi, per):
             e = min(a + per, hi)
+            if need_dw:
+                buf, n0 = _plane_buffer(x, a, e, pad, hp, wp)
+                for g in range(groups):
+                    for q in range(dwt.shape[1]):
+                        f0 = g * fg + 4 * q
+                        taps.weight_grad_block(buf[g * cg * s:], c * s, n0, offs, dy[a:e], f0,
+                                               min(4, (g + 1) * fg - f0), wp, dwt[g, q])
+            if not need_dx:
+                continue
             grid = np.empty((fg, (e - a) * length), dtype=x.dtype)
-            cols = np.empty((k, (e - a) * length), dtype=x.dtype) if need_dx or k > MAX_DOT_TAPS else None
-            planes = _planes(x[a:e], pad, hp, wp) if need_dw else None
-            if need_dx:
-                dplanes = (np.zeros((e - a, c, hp * wp), dtype=x.dtype) if padded
-                           else dx[a:e].reshape(e - a, c, h * wd))
+            cols = np.empty((k, (e - a) * length), dtype=x.dtype)
+            dplanes = (np.zeros((e - a, c, hp * wp), dtype=x.dtype) if padded
+                       else dx[a:e].reshape(e - a, c, h * wd))
             for g in range(groups):
                 flat.gather_flat(dy[a:e], g * fg, (g + 1) * fg, wp, grid)
-                if need_dw and k <= MAX_DOT_TAPS:
-                    flat.weight_grad_flat(grid, planes, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh,
-                                          dw[g * fg:(g + 1) * fg])
-                elif need_dw:  # cols @ gridᵀ runs at 1.8× the rate of grid @ colsᵀ here
-                    flat.im2col_flat(planes, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh, cols)
-                    dw[g * fg:(g + 1) * fg] += (cols @ grid.T).T.reshape(fg, cg, kh, kw)
-                if need_dx:
-                    np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, k).T, grid, out=cols)
-                    flat.col2im_flat(cols, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh, dplanes)
-            if need_dx and padded:
+                np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, k).T, grid, out=cols)
+                flat.col2im_flat(cols, g * cg, (g + 1) * cg, kh, kw, *dilation, wp, oh, dplanes)
+            if padded:
                 flat.unpad_planes(dplanes, *pad, wp, dx[a:e])
-        return dw
+        return dwt
 
     parts = run_batched(chunk, n, worth_it=n * oh * ow >= 2 * MIN_COLUMNS_PER_CHUNK)
-    dw = sum_parts(parts) if need_dw else None
+    dw = None
+    if need_dw:
+        dwt = sum_parts(parts)
+        dw = np.concatenate([taps.unblock(dwt[g], (fg, cg, kh, kw)) for g in range(groups)])
     return dx, dw
 
 
