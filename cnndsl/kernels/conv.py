@@ -11,11 +11,13 @@ small images, or bands of output rows of a large one) so that the column buffer 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from numba import njit
 
 from . import flat, taps, winograd
-from .parallel import add_product_t, over_batch, run_batched, sum_parts
+from .parallel import WORKERS, add_product_t, over_batch, run_batched, sum_parts
 from .rows import copy, fill
 
 
@@ -247,6 +249,15 @@ def _use_winograd(w: np.ndarray, stride, dilation, groups: int, n: int, out_hw) 
             and min(out_hw) >= MIN_WINOGRAD_SIDE)
 
 
+def _images_or_bands(work: Callable, n: int, rows: int, worth_it: bool) -> list:
+    """work(a, e, r0, r1) — images a…e, rows r0…r1 of cells — over the cores: by chunks of the batch, or,
+    with fewer images than threads, by bands of rows of every image (so that a batch of one still uses
+    every core). → the chunks' results."""
+    if n >= WORKERS or rows < 2:
+        return run_batched(lambda a, e: work(a, e, 0, rows), n, worth_it)
+    return run_batched(lambda r0, r1: work(0, n, r0, r1), rows, worth_it)
+
+
 def _winograd_forward(x, w, b, pad, groups, out_hw):
     n, f = x.shape[0], w.shape[0]
     cg, fg = w.shape[1], f // groups
@@ -256,9 +267,10 @@ def _winograd_forward(x, w, b, pad, groups, out_hw):
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
     u = [winograd.filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)]
 
-    def chunk(lo: int, hi: int) -> None:
-        xs, ys = x[lo:hi], y[lo:hi]
-        for n0, n1, ty0, ty1 in tiles(hi - lo, th, tw, 16 * (cg + fg)):
+    def work(a: int, e: int, r0: int, r1: int) -> None:
+        xs, ys = x[a:e], y[a:e]
+        for n0, n1, ty0, ty1 in tiles(e - a, r1 - r0, tw, 16 * (cg + fg)):
+            ty0, ty1 = ty0 + r0, ty1 + r0
             t = (n1 - n0) * (ty1 - ty0) * tw
             v = np.empty((16, cg, t), dtype=x.dtype)
             m = np.empty((16, fg, t), dtype=x.dtype)
@@ -267,7 +279,7 @@ def _winograd_forward(x, w, b, pad, groups, out_hw):
                 np.matmul(u[g], v, out=m)
                 winograd.output_transform(m, g * fg, bias, n0, n1, ty0, ty1, tw, ys)
 
-    run_batched(chunk, n, worth_it=n * th * tw >= MIN_COLUMNS_PER_CHUNK // 2)
+    _images_or_bands(work, n, th, worth_it=n * th * tw >= MIN_COLUMNS_PER_CHUNK // 2)
     return y
 
 
@@ -279,10 +291,13 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
     dx = np.zeros_like(x) if need_dx else None
     u = [winograd.filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)] if need_dx else None
 
-    def chunk(lo: int, hi: int):
+    def work(a: int, e: int, r0: int, r1: int):
         du = np.zeros((groups, 16, fg, cg), dtype=x.dtype) if need_dw else None
-        xs, ds = x[lo:hi], dy[lo:hi]
-        for n0, n1, ty0, ty1 in tiles(hi - lo, th, tw, 16 * (2 * cg + fg)):
+        # the input rows of neighbouring bands overlap: a band after the first adds into its own dx
+        dxs = (dx[a:e] if r0 == 0 else np.zeros_like(x[a:e])) if need_dx else None
+        xs, ds = x[a:e], dy[a:e]
+        for n0, n1, ty0, ty1 in tiles(e - a, r1 - r0, tw, 16 * (2 * cg + fg)):
+            ty0, ty1 = ty0 + r0, ty1 + r0
             t = (n1 - n0) * (ty1 - ty0) * tw
             dm = np.empty((16, fg, t), dtype=x.dtype)
             v = np.empty((16, cg, t), dtype=x.dtype)  # the input's transform, or its gradient
@@ -294,14 +309,16 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
                         add_product_t(dm[xi], v[xi], du[g, xi])
                 if need_dx:
                     np.matmul(u[g].transpose(0, 2, 1), dm, out=v)
-                    winograd.input_transform_adjoint(v, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad,
-                                                     dx[lo:hi])
-        return du
+                    winograd.input_transform_adjoint(v, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, dxs)
+        return du, (dxs if need_dx and r0 > 0 else None)
 
-    parts = run_batched(chunk, n, worth_it=n * th * tw >= MIN_COLUMNS_PER_CHUNK // 2)
+    parts = _images_or_bands(work, n, th, worth_it=n * th * tw >= MIN_COLUMNS_PER_CHUNK // 2)
+    for _, extra in parts:
+        if extra is not None:
+            dx += extra
     dw = None
     if need_dw:
-        du = sum_parts(parts)
+        du = sum_parts([p for p, _ in parts])
         dw = np.concatenate([winograd.filter_transform_adjoint(du[g]) for g in range(groups)])
     return dx, dw
 

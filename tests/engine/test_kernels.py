@@ -136,10 +136,10 @@ def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, workspace, monkeyp
     check_batch_of_five(one_layer(stmt, shape).init(seed=5))
 
 
-def check_batch_of_five(net, seed: int = 6) -> None:
+def check_batch_of_five(net, seed: int = 6, batch: int = 5) -> None:
     """Forward and backward in training mode on a batch of 5, against torch in float64."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((5,) + net.input_shape).astype(np.float32)
+    x = rng.standard_normal((batch,) + net.input_shape).astype(np.float32)
     y = net.forward(x, mode="train")
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dx = net.backward(dy)
@@ -216,3 +216,22 @@ def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspac
     assert calls == ["_winograd_forward", "_winograd_backward"]
     for check in gradcheck(net, batch=2, mode="train", samples=5):
         assert check.worst < 1e-5, (check.key, check.worst)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("stmt, shape", WINOGRAD[:4])
+def test_winograd_splits_rows_over_the_threads_when_the_batch_is_small(stmt, shape, batch, monkeypatch):
+    """With fewer images than threads, each thread takes a band of tile rows of every image; the bands'
+    input gradients overlap and are summed."""
+    from cnndsl.kernels import conv, parallel
+    for name in ("MIN_WINOGRAD_CHANNELS", "MIN_WINOGRAD_TILES", "MIN_WINOGRAD_SIDE", "MIN_COLUMNS_PER_CHUNK"):
+        monkeypatch.setattr(conv, name, 1)
+    monkeypatch.setattr(conv, "WORKERS", 3)
+    monkeypatch.setattr(parallel, "WORKERS", 3)
+    split, rows = [], []
+    real_split, real_run = conv._images_or_bands, parallel.run_batched
+    monkeypatch.setattr(conv, "_images_or_bands",
+                        lambda work, n, r, worth_it: rows.append(r) or real_split(work, n, r, worth_it))
+    monkeypatch.setattr(conv, "run_batched", lambda fn, n, worth_it=True: split.append(n) or real_run(fn, n, worth_it))
+    check_batch_of_five(one_layer(stmt, shape).init(seed=7), seed=8, batch=batch)
+    assert len(rows) == 2 and split == rows  # forward and backward, each over the tile rows
