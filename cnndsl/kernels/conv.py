@@ -18,15 +18,7 @@ from numba import njit
 
 from . import flat, taps, winograd
 from .parallel import WORKERS, add_product_t, over_batch, run_batched, sum_parts
-from .rows import copy, fill
-
-
-@njit(cache=True, nogil=True)
-def _inside(ow, sw, off, w):
-    """The range lo…hi of output columns ox whose input column ox·sw + off lies in 0…w−1."""
-    lo = min(max((-off + sw - 1) // sw, 0), ow)
-    hi = max(min((w - 1 - off) // sw + 1, ow), lo)
-    return lo, hi
+from .rows import copy, fill, inside
 
 
 @njit(cache=True, nogil=True)
@@ -44,7 +36,7 @@ def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, cols):
             for j in range(kw):
                 row = cols[((c - c0) * kh + i) * kw + j]
                 off = j * dw - pw
-                lo, hi = _inside(ow, sw, off, w)
+                lo, hi = inside(ow, sw, off, w)
                 for n in range(n_img):
                     for oy in range(oy0, oy1):
                         iy = oy * sh - ph + i * dh
@@ -75,7 +67,7 @@ def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, dx):
             for j in range(kw):
                 row = cols[((c - c0) * kh + i) * kw + j]
                 off = j * dw - pw
-                lo, hi = _inside(ow, sw, off, w)
+                lo, hi = inside(ow, sw, off, w)
                 for n in range(n_img):
                     for oy in range(oy0, oy1):
                         iy = oy * sh - ph + i * dh
@@ -108,10 +100,10 @@ def _strided_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, o
                 for oy in range(oy0, oy1):
                     iy = oy * sh - ph + i * dh
                     base = n * p + (oy - oy0) * ow
-                    inside = 0 <= iy < h
-                    if not inside and adjoint:
+                    row_in = 0 <= iy < h
+                    if not row_in and adjoint:
                         continue
-                    if inside:
+                    if row_in:
                         src = image[n, c, iy]
                         for a in range(sw):
                             if adjoint:
@@ -122,11 +114,11 @@ def _strided_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, o
                                 dst[k] = src[k * sw + a]
                     for j in range(kw):
                         row = cols[((c - c0) * kh + i) * kw + j]
-                        if not inside:
+                        if not row_in:
                             fill(row[base:base + ow], 0)
                             continue
                         off = j * dw - pw
-                        lo, hi = _inside(ow, sw, off, w)
+                        lo, hi = inside(ow, sw, off, w)
                         shift, q = off % sw, off // sw  # column ox·sw + off = (ox + q)·sw + shift
                         if adjoint:
                             d = phases[shift, lo + q:hi + q]

@@ -6,38 +6,51 @@ count_include_pad=True, the window clipped to the padded input), and global aver
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
-from .rows import fill
+from .rows import fill, inside
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _max_tap(plane, iy, lo, hi, sw, off, w, best, where):
+    """best[ox] = max(best[ox], plane[iy, ox·sw + off]) for ox in lo…hi, where[ox] the winner's flat index
+    iy·W + ix: branch-free on slices from 0 (no negative indices), so that it vectorizes."""
+    src = plane[iy, lo * sw + off:]
+    b, k = best[lo:hi], where[lo:hi]
+    base = np.int32(iy * w + lo * sw + off)
+    for q in range(hi - lo):
+        v, old = src[q * sw], b[q]
+        gt = v > old
+        b[q] = v if gt else old
+        k[q] = base + np.int32(q * sw) if gt else k[q]
 
 
 @njit(cache=True, nogil=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     """y = max over each window (padding never wins); arg = flat index iy·W + ix of the first maximum
-    in row-major order (PyTorch's tie rule). NaN never reaches here: the engine checks every tensor."""
+    in row-major order (PyTorch's tie rule: taps are visited row by row and only a larger value wins).
+    An output row at a time, one tap at a time along it. NaN never reaches here: the engine checks
+    every tensor."""
     n_img, n_c, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
+    lowest = x.dtype.type(-np.inf)
     for n in range(n_img):
         for c in range(n_c):
             plane = x[n, c]
-            out = y[n, c]
-            where_out = arg[n, c]
             for oy in range(oh):
                 y0 = oy * sh - ph
-                ys, ye = max(y0, 0), min(y0 + kh, h)
-                for ox in range(ow):
-                    x0 = ox * sw - pw
-                    xs, xe = max(x0, 0), min(x0 + kw, w)
-                    best = plane[ys, xs]
-                    where = ys * w + xs
-                    for iy in range(ys, ye):
-                        row = plane[iy]
-                        for ix in range(xs, xe):
-                            if row[ix] > best:
-                                best = row[ix]
-                                where = iy * w + ix
-                    out[oy, ox] = best
-                    where_out[oy, ox] = where
+                best, where = y[n, c, oy], arg[n, c, oy]
+                for ox in range(ow):  # the window's first tap wins unless a later one is larger
+                    best[ox] = lowest
+                    where[ox] = max(y0, 0) * w + max(ox * sw - pw, 0)
+                for iy in range(max(y0, 0), min(y0 + kh, h)):
+                    for j in range(kw):
+                        lo, hi = inside(ow, sw, j - pw, w)
+                        if sw == 2:  # a constant stride: interleaved loads instead of a gather
+                            _max_tap(plane, iy, lo, hi, 2, j - pw, w, best, where)
+                        else:
+                            _max_tap(plane, iy, lo, hi, sw, j - pw, w, best, where)
 
 
 @njit(cache=True, nogil=True)

@@ -1,4 +1,4 @@
-"""Copying and filling 1-D runs inside numba kernels.
+"""Copying and filling 1-D runs inside numba kernels, and the run of a row that a strided window reads.
 
 numba's slice assignment (`dst[a:b] = src[c:d]`) costs about 100 cycles a call in checks and view
 set-up; on the short rows of im2col (10–56 floats) that is most of the work. These loops compile to the
@@ -20,3 +20,11 @@ def fill(dst, value):
     """dst[k] = value for k < len(dst) (a 1-D view)."""
     for k in range(dst.shape[0]):
         dst[k] = value
+
+
+@njit(cache=True, nogil=True)
+def inside(ow, sw, off, w):
+    """The range lo…hi of output columns ox whose input column ox·sw + off lies in 0…w−1."""
+    lo = min(max((-off + sw - 1) // sw, 0), ow)
+    hi = max(min((w - 1 - off) // sw + 1, ow), lo)
+    return lo, hi
