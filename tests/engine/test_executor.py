@@ -1,6 +1,7 @@
 """The executor's bookkeeping across calls."""
 
 import numpy as np
+import pytest
 
 import cnndsl
 
@@ -17,3 +18,18 @@ def test_a_new_backward_forward_drops_the_last_gradients_and_an_inference_forwar
     net.forward(x)  # grad=True: a new backward is coming, as after PyTorch's zero_grad(set_to_none=True)
     assert net.grads == {}
     assert np.abs(kept["dense1.weight"]).sum() > 0  # a copy the caller holds stays intact
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [7, (1 << 20) + 3])  # one thread, and split over the threads
+def test_the_finite_check_finds_every_nan_and_inf_and_nothing_else(dtype, size):
+    from cnndsl.engine.executor import finite
+    info = np.finfo(dtype)
+    a = np.random.default_rng(0).standard_normal(size).astype(dtype)
+    a[:4] = [info.max, -info.max, info.tiny / 2, -0.0]  # the largest, a subnormal, a negative zero
+    assert finite(a) and finite(a[::3]) and finite(a.reshape(1, -1)[:, :0])
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in (0, size // 2, size - 1):
+            b = a.copy()
+            b[where] = bad
+            assert not finite(b) and not finite(b.reshape(1, -1)), (bad, where)
