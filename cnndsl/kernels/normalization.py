@@ -57,10 +57,11 @@ def lrn_backward(dy, x, scale, size, alpha, beta, dx):
                 dx[n, c, q] = dy[n, c, q] * scale[n, c, q] ** (-b) - 2 * a * b * x[n, c, q] * acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def batch_stats(x, mean, var, c0, c1):
     """Per channel c0…c1 of x (N, C, P): the mean and the biased variance, in one pass with float64 sums
-    (Σx and Σx²: exact enough for float32 data unless |mean| exceeds the spread ~10⁴-fold)."""
+    (Σx and Σx²: exact enough for float32 data unless |mean| exceeds the spread ~10⁴-fold). Reassociated
+    (only), so the sums vectorize: in order, each add waits for the last (3× slower)."""
     n_img, n_c, p = x.shape
     m = n_img * p
     for c in range(c0, c1):
@@ -92,7 +93,7 @@ def bn_forward(x, mean, var, gamma, beta, eps, y, c0, c1):
                 dst[q] = src[q] * scale + shift
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def bn_backward(dy, x, mean, var, gamma, eps, batch_stats_used, dx, dgamma, dbeta, c0, c1):
     """batch_stats_used: training mode (μ, σ² depend on x); otherwise running statistics (constants).
     x̂ is recomputed from x. Channels c0…c1 only: each channel's sums and gradient are its own."""
