@@ -215,7 +215,8 @@ def tiles(n_img: int, oh: int, ow: int, k: int) -> list[tuple[int, int, int, int
     if oh * ow <= budget:
         per = max(1, budget // (oh * ow))
         return [(a, min(a + per, n_img), 0, oh) for a in range(0, n_img, per)]
-    rows = max(1, budget // ow)
+    bands = -(-oh // max(1, budget // ow))
+    rows = -(-oh // bands)  # bands of equal height: a thin last band makes narrow, slow GEMMs
     return [(a, a + 1, r, min(r + rows, oh)) for a in range(n_img) for r in range(0, oh, rows)]
 
 
