@@ -8,8 +8,8 @@ the machine's float32 matrix-product rate (NumPy's BLAS, 2048³).
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import cnndsl  # first: before NumPy loads OpenBLAS (see bench_engine.py)
@@ -40,8 +40,12 @@ def shapes(names):
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("networks", nargs="*", metavar="NETWORK", help=f"some of {', '.join(BATCH)} (default: all)")
+    names = parser.parse_args().networks or list(BATCH)
+    if unknown := [n for n in names if n not in BATCH]:
+        parser.error(f"no benchmark network {', '.join(unknown)}; choose from {', '.join(BATCH)}")
     import torch
-    names = sys.argv[1:] or list(BATCH)
     b = np.random.rand(2048, 2048).astype(np.float32)
     matmul = 2 * 2048**3 / median_s(lambda: b @ b) / 1e9
     print(f"float32 matrix product 2048³ (NumPy's BLAS): {matmul:.0f} GFLOP/s; torch {torch.__version__}, "

@@ -141,11 +141,14 @@ def peak(lib: str, name: str, batch: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("networks", nargs="*", default=list(NETWORKS))
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("networks", nargs="*", default=list(NETWORKS), metavar="NETWORK",
+                        help=f"some of {', '.join(NETWORKS)} (default: all)")
+    parser.add_argument("--repeat", type=int, default=5, metavar="K", help="timed runs per median (default 5)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the separate-process peak-memory runs")
     parser.add_argument("--peak-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if unknown := [n for n in args.networks if n not in NETWORKS]:
+        parser.error(f"no benchmark network {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
     if args.peak_child:
         lib, name, batch = args.peak_child
         peak_child(lib, name, int(batch))
