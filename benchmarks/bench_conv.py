@@ -21,7 +21,7 @@ from cnndsl.kernels.conv import conv_backward, conv_forward
 
 
 def median_s(fn, repeat: int = 5) -> float:
-    return median_time(fn, repeat)
+    return median_time(fn, repeat, warm_up_s=0)  # one warm-up call: a hundred shapes × six kernels
 
 
 def shapes(names):

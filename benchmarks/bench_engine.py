@@ -6,7 +6,8 @@
 
 Forward: inference (eval, nothing kept for backward). Training step: forward in training mode, the
 softmax-cross-entropy loss (aux heads weighted) and backward — no optimizer, as in REFERENCE.md.
-GFLOP/s count 2 × MACs for a forward and 3 × that for a step. Times are medians after a warm-up.
+GFLOP/s count 2 × MACs for a forward and 3 × that for a step. Times are medians after a warm-up (one
+call, and at least a second).
 Peak memory is measured in a fresh process per library and network: the rise of the resident set
 during one training step after a warm-up step (Linux's VmHWM, reset just before the step), with glibc
 told to return large blocks to the system when freed, so that the resident set follows live memory.
@@ -32,8 +33,15 @@ NETWORKS = {"lenet5": 256, "alexnet": 16, "vgg16": 2, "googlenet": 8, "resnet18"
 RESULTS = Path(__file__).parent / "results"
 
 
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm-up (compiles numba kernels on first use)
+WARM_UP_S = 1.0  # at least this long, and one call, before timing: the first passes after set-up ran
+# up to 1.7× slower here for a few calls (compilation, the heap growing, the clock), for both libraries
+
+
+def median_time(fn, repeat: int, warm_up_s: float = WARM_UP_S) -> float:
+    start = time.perf_counter()
+    fn()  # compiles numba kernels on first use
+    while time.perf_counter() - start < warm_up_s:
+        fn()
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
