@@ -476,7 +476,7 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
                 np.matmul(w2.T, d3, out=dx[lo:hi].reshape(hi - lo, cg, -1))
             dw2 = dw.reshape(f, cg)
             for i in range(hi - lo if need_dw else 0):
-                dw2 += d3[i] @ x3[i].T
+                add_product_t(d3[i], x3[i], dw2)
             return dw
         for n0, n1, oy0, oy1 in tiles(hi - lo, oh, ow, cg * kh * kw):
             xs, ds = x[lo + n0:lo + n1], dy3[lo + n0:lo + n1]
@@ -491,7 +491,7 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
                     gather_grad(ds, g * fg, (g + 1) * fg, oy0 * ow, dyt)
                 if need_dw:
                     im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
-                    dw[g * fg:(g + 1) * fg] += (dyt @ cols.T).reshape(fg, cg, kh, kw)
+                    add_product_t(np.ascontiguousarray(dyt), cols, dw[g * fg:(g + 1) * fg].reshape(fg, -1))
                 if need_dx:
                     np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, -1).T, dyt, out=cols)
                     col2im(cols, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow,
