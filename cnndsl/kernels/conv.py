@@ -11,7 +11,7 @@ small images, or bands of output rows of a large one) so that the column buffer 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numba import njit
