@@ -349,7 +349,7 @@ def _flat_forward(x, w, b, pad, dilation, groups, out_hw):
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
     offs = taps.tap_offsets(cg, kh, kw, s, wp, *dilation)
     blocks = [taps.weight_blocks(w[g * fg:(g + 1) * fg], len(offs), 8) for g in range(groups)]
-    per = max(1, FLAT_WORKSPACE // (c * s))
+    per = max(1, FLAT_WORKSPACE // (c * s)) if tuple(pad) != (0, 0) else n  # images of padded planes per buffer
 
     def chunk(lo: int, hi: int) -> None:
         for a in range(lo, hi, per):
@@ -375,21 +375,21 @@ def _flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw):
     padded = tuple(pad) != (0, 0)
     dx = (np.empty_like(x) if padded else np.zeros_like(x)) if need_dx else None
     offs = taps.tap_offsets(cg, kh, kw, s, wp, *dilation)
-    per = max(1, FLAT_WORKSPACE // max((k + fg) * length if need_dx else 0, c * s))
+    per_w = max(1, FLAT_WORKSPACE // (c * s)) if padded else n  # images of padded planes per buffer
+    per_x = max(1, FLAT_WORKSPACE // ((k + fg) * length))  # images of columns per GEMM
 
     def chunk(lo: int, hi: int):
         dwt = np.zeros((groups, -(-fg // 4), len(offs), 4, taps.GROUP), dtype=x.dtype) if need_dw else None
-        for a in range(lo, hi, per):
-            e = min(a + per, hi)
-            if need_dw:
-                buf, n0 = _plane_buffer(x, a, e, pad, hp, wp)
-                for g in range(groups):
-                    for q in range(dwt.shape[1]):
-                        f0 = g * fg + 4 * q
-                        taps.weight_grad_block(buf[g * cg * s:], c * s, n0, offs, dy[a:e], f0,
-                                               min(4, (g + 1) * fg - f0), wp, dwt[g, q])
-            if not need_dx:
-                continue
+        for a in range(lo, hi if need_dw else lo, per_w):
+            e = min(a + per_w, hi)
+            buf, n0 = _plane_buffer(x, a, e, pad, hp, wp)
+            for g in range(groups):
+                for q in range(dwt.shape[1]):
+                    f0 = g * fg + 4 * q
+                    taps.weight_grad_block(buf[g * cg * s:], c * s, n0, offs, dy[a:e], f0, min(4, (g + 1) * fg - f0),
+                                           wp, dwt[g, q])
+        for a in range(lo, hi if need_dx else lo, per_x):
+            e = min(a + per_x, hi)
             grid = np.empty((fg, (e - a) * length), dtype=x.dtype)
             cols = np.empty((k, (e - a) * length), dtype=x.dtype)
             dplanes = (np.zeros((e - a, c, hp * wp), dtype=x.dtype) if padded
