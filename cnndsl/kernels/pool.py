@@ -167,3 +167,39 @@ def avgpool_tiled_backward(dy, kh, kw, dx):
                             dst[ox * kw + j] = g[ox] / size
                     fill(dst[ow * kw:], 0)
             plane[oh * kh:] = 0
+
+
+@njit(cache=True, nogil=True)
+def avgpool2x2_forward(x, y):
+    """avgpool_tiled_forward for 2×2 windows (LeNet's): the four taps spelled out, so the loop along an
+    output row vectorizes (4–7× the general kernel). · ¼ is exactly / 4."""
+    n_img, n_c, oh, ow = y.shape
+    quarter = x.dtype.type(0.25)
+    for n in range(n_img):
+        for c in range(n_c):
+            for oy in range(oh):
+                r0, r1, out = x[n, c, 2 * oy], x[n, c, 2 * oy + 1], y[n, c, oy]
+                for ox in range(ow):
+                    out[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * quarter
+
+
+@njit(cache=True, nogil=True)
+def avgpool2x2_backward(dy, dx):
+    """The adjoint of avgpool2x2_forward; writes all of dx (zero in a leftover last row or column)."""
+    n_img, n_c, oh, ow = dy.shape
+    h, w = dx.shape[2], dx.shape[3]
+    quarter = dy.dtype.type(0.25)
+    for n in range(n_img):
+        for c in range(n_c):
+            for oy in range(oh):
+                g, r0, r1 = dy[n, c, oy], dx[n, c, 2 * oy], dx[n, c, 2 * oy + 1]
+                for ox in range(ow):
+                    v = g[ox] * quarter
+                    r0[2 * ox] = v
+                    r0[2 * ox + 1] = v
+                    r1[2 * ox] = v
+                    r1[2 * ox + 1] = v
+                fill(r0[2 * ow:], 0)
+                fill(r1[2 * ow:], 0)
+            for iy in range(2 * oh, h):
+                fill(dx[n, c, iy], 0)
