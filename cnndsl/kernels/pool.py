@@ -26,31 +26,99 @@ def _max_tap(plane, iy, lo, hi, sw, off, w, best, where):
         k[q] = base + np.int32(q * sw) if gt else k[q]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _max_columns(plane, y0, kh, kw, sw, pw, a, b, best, where):
+    """Output columns a…b of the row whose windows start at input row y0: the general case, a tap at a
+    time along the row, each clipped to the input."""
+    h, w = plane.shape
+    for ox in range(a, b):  # the window's first tap wins unless a later one is larger
+        best[ox] = -np.inf
+        where[ox] = max(y0, 0) * w + max(ox * sw - pw, 0)
+    for iy in range(max(y0, 0), min(y0 + kh, h)):
+        for j in range(kw):
+            lo, hi = inside(best.shape[0], sw, j - pw, w)
+            lo, hi = max(lo, a), min(hi, b)
+            if lo >= hi:
+                continue
+            if sw == 2:  # a constant stride: interleaved loads instead of a gather
+                _max_tap(plane, iy, lo, hi, 2, j - pw, w, best, where)
+            else:
+                _max_tap(plane, iy, lo, hi, sw, j - pw, w, best, where)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _max_spelled(plane, y0, a, b, sw, x0, best, where, three):
+    """Output columns a…b of a row of 3×3 windows (2×2 unless `three`, a constant once inlined) that all
+    lie inside the input, top-left input pixel (y0, a·sw + x0): the taps spelled out in row-major order as
+    compare-and-select pairs, so that the loop along the row vectorizes."""
+    w = plane.shape[1]
+    s0, s1 = plane[y0, a * sw + x0:], plane[y0 + 1, a * sw + x0:]
+    s2 = plane[y0 + 2 if three else y0 + 1, a * sw + x0:]
+    m, k = best[a:b], where[a:b]
+    base = np.int32(y0 * w + a * sw + x0)
+    w1, w2 = np.int32(w), np.int32(2 * w)
+    for q in range(b - a):
+        c = q * sw
+        top, at = s0[c], np.int32(c)
+        v = s0[c + 1]
+        top, at = (v, np.int32(c + 1)) if v > top else (top, at)
+        if three:
+            v = s0[c + 2]
+            top, at = (v, np.int32(c + 2)) if v > top else (top, at)
+        v = s1[c]
+        top, at = (v, w1 + np.int32(c)) if v > top else (top, at)
+        v = s1[c + 1]
+        top, at = (v, w1 + np.int32(c + 1)) if v > top else (top, at)
+        if three:
+            v = s1[c + 2]
+            top, at = (v, w1 + np.int32(c + 2)) if v > top else (top, at)
+            v = s2[c]
+            top, at = (v, w2 + np.int32(c)) if v > top else (top, at)
+            v = s2[c + 1]
+            top, at = (v, w2 + np.int32(c + 1)) if v > top else (top, at)
+            v = s2[c + 2]
+            top, at = (v, w2 + np.int32(c + 2)) if v > top else (top, at)
+        m[q] = top
+        k[q] = base + at
+
+
+@njit(cache=True, nogil=True)
+def _row2x2(plane, y0, a, b, sw, x0, best, where):
+    """The 2×2 case out of line (inlined beside the 3×3 one, it slowed that by a third)."""
+    if sw == 2:
+        _max_spelled(plane, y0, a, b, 2, x0, best, where, False)
+    else:
+        _max_spelled(plane, y0, a, b, sw, x0, best, where, False)
+
+
 @njit(cache=True, nogil=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     """y = max over each window (padding never wins); arg = flat index iy·W + ix of the first maximum
     in row-major order (PyTorch's tie rule: taps are visited row by row and only a larger value wins).
-    An output row at a time, one tap at a time along it. NaN never reaches here: the engine checks
-    every tensor."""
+    3×3 and 2×2 windows inside the input take a spelled-out path; the rest go a tap at a time along the
+    output row. NaN never reaches here: the engine checks every tensor."""
     n_img, n_c, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
-    lowest = x.dtype.type(-np.inf)
+    spelled = (kh == 3 and kw == 3) or (kh == 2 and kw == 2)
+    a = inside(ow, sw, -pw, w)[0]  # output columns whose window lies inside: a…b
+    b = inside(ow, sw, kw - 1 - pw, w)[1]
     for n in range(n_img):
         for c in range(n_c):
             plane = x[n, c]
             for oy in range(oh):
                 y0 = oy * sh - ph
                 best, where = y[n, c, oy], arg[n, c, oy]
-                for ox in range(ow):  # the window's first tap wins unless a later one is larger
-                    best[ox] = lowest
-                    where[ox] = max(y0, 0) * w + max(ox * sw - pw, 0)
-                for iy in range(max(y0, 0), min(y0 + kh, h)):
-                    for j in range(kw):
-                        lo, hi = inside(ow, sw, j - pw, w)
-                        if sw == 2:  # a constant stride: interleaved loads instead of a gather
-                            _max_tap(plane, iy, lo, hi, 2, j - pw, w, best, where)
-                        else:
-                            _max_tap(plane, iy, lo, hi, sw, j - pw, w, best, where)
+                if spelled and y0 >= 0 and y0 + kh <= h and a < b:
+                    if kh == 2:
+                        _row2x2(plane, y0, a, b, sw, -pw, best, where)
+                    elif sw == 2:
+                        _max_spelled(plane, y0, a, b, 2, -pw, best, where, True)
+                    else:
+                        _max_spelled(plane, y0, a, b, sw, -pw, best, where, True)
+                    _max_columns(plane, y0, kh, kw, sw, pw, 0, a, best, where)
+                    _max_columns(plane, y0, kh, kw, sw, pw, b, ow, best, where)
+                else:
+                    _max_columns(plane, y0, kh, kw, sw, pw, 0, ow, best, where)
 
 
 @njit(cache=True, nogil=True)

@@ -81,9 +81,13 @@ def test_against_finite_differences(stmt, shape):
         assert check.worst < 1e-5, (check.key, check.worst)
 
 
-def test_maxpool_ties_go_to_the_first_maximum_as_in_torch():
-    net = cnndsl.parse("network T\ninput 2x6x6\nmaxpool 3x3 stride=2 pad=1\nflatten").init()
-    x = np.random.default_rng(0).integers(0, 2, (2, 2, 6, 6)).astype(np.float32)  # many ties
+@pytest.mark.parametrize("stmt, shape", [("maxpool 3x3 stride=2 pad=1", (2, 6, 6)),  # spelled-out 3×3 inside
+                                         ("maxpool 2", (2, 7, 8)),                   # spelled-out 2×2
+                                         ("maxpool 3x3 stride=1", (2, 5, 6)),        # 3×3 at stride 1
+                                         ("maxpool 2x3 stride=1x2 pad=1", (2, 5, 6))])  # the general path
+def test_maxpool_ties_go_to_the_first_maximum_as_in_torch(stmt, shape):
+    net = cnndsl.parse(f"network T\ninput {'x'.join(map(str, shape))}\n{stmt}\nflatten").init()
+    x = np.random.default_rng(0).integers(0, 2, (2,) + shape).astype(np.float32)  # many ties
     y = net.forward(x)
     dy = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
     dx = net.backward(dy)
