@@ -47,6 +47,19 @@ def _max_columns(plane, y0, kh, kw, sw, pw, a, b, best, where):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _max_window(plane, y0, x0, kh, kw):
+    """The maximum of one window, clipped to the input, and its flat index (the first one wins)."""
+    h, w = plane.shape
+    ys, xs = max(y0, 0), max(x0, 0)
+    best, where = plane[ys, xs], ys * w + xs
+    for iy in range(ys, min(y0 + kh, h)):
+        for ix in range(xs, min(x0 + kw, w)):
+            if plane[iy, ix] > best:
+                best, where = plane[iy, ix], iy * w + ix
+    return best, where
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _max_spelled(plane, y0, a, b, sw, x0, best, where, three):
     """Output columns a…b of a row of 3×3 windows (2×2 unless `three`, a constant once inlined) that all
     lie inside the input, top-left input pixel (y0, a·sw + x0): the taps spelled out in row-major order as
@@ -82,43 +95,60 @@ def _max_spelled(plane, y0, a, b, sw, x0, best, where, three):
         k[q] = base + at
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pool_plane(plane, kh, sh, sw, ph, pw, a, b, out, arg, three):
+    """One plane of 3×3 (2×2 unless `three`) max pooling: rows whose windows lie inside the input run
+    spelled out over their inner columns a…b, the rest window by window."""
+    h = plane.shape[0]
+    oh, ow = out.shape
+    for oy in range(oh):
+        y0 = oy * sh - ph
+        best, where = out[oy], arg[oy]
+        lo, hi = (a, b) if y0 >= 0 and y0 + kh <= h and a < b else (ow, ow)
+        if lo < hi:
+            _max_spelled(plane, y0, lo, hi, sw, -pw, best, where, three)
+        for ox in range(min(lo, ow)):  # the border windows, one at a time
+            best[ox], where[ox] = _max_window(plane, y0, ox * sw - pw, kh, kh)
+        for ox in range(hi, ow):
+            best[ox], where[ox] = _max_window(plane, y0, ox * sw - pw, kh, kh)
+
+
 @njit(cache=True, nogil=True)
-def _row2x2(plane, y0, a, b, sw, x0, best, where):
-    """The 2×2 case out of line (inlined beside the 3×3 one, it slowed that by a third)."""
-    if sw == 2:
-        _max_spelled(plane, y0, a, b, 2, x0, best, where, False)
-    else:
-        _max_spelled(plane, y0, a, b, sw, x0, best, where, False)
+def _spelled_planes(x, kh, sh, sw, ph, pw, y, arg):
+    """_pool_plane over every plane, with the stride as a constant where it is 1 or 2 (a run-time stride
+    makes gathers, 3× slower)."""
+    w = x.shape[3]
+    a = inside(y.shape[3], sw, -pw, w)[0]  # output columns whose window lies inside: a…b
+    b = inside(y.shape[3], sw, kh - 1 - pw, w)[1]
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            plane, out, where = x[n, c], y[n, c], arg[n, c]
+            if kh == 3 and sw == 2:
+                _pool_plane(plane, 3, sh, 2, ph, pw, a, b, out, where, True)
+            elif kh == 3 and sw == 1:
+                _pool_plane(plane, 3, sh, 1, ph, pw, a, b, out, where, True)
+            elif kh == 3:
+                _pool_plane(plane, 3, sh, sw, ph, pw, a, b, out, where, True)
+            elif sw == 2:
+                _pool_plane(plane, 2, sh, 2, ph, pw, a, b, out, where, False)
+            else:
+                _pool_plane(plane, 2, sh, sw, ph, pw, a, b, out, where, False)
 
 
 @njit(cache=True, nogil=True)
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     """y = max over each window (padding never wins); arg = flat index iy·W + ix of the first maximum
     in row-major order (PyTorch's tie rule: taps are visited row by row and only a larger value wins).
-    3×3 and 2×2 windows inside the input take a spelled-out path; the rest go a tap at a time along the
-    output row. NaN never reaches here: the engine checks every tensor."""
+    3×3 and 2×2 windows take a spelled-out path; other sizes go a tap at a time along each output row.
+    NaN never reaches here: the engine checks every tensor."""
+    if (kh, kw) == (3, 3) or (kh, kw) == (2, 2):
+        _spelled_planes(x, kh, sh, sw, ph, pw, y, arg)
+        return
     n_img, n_c, h, w = x.shape
-    oh, ow = y.shape[2], y.shape[3]
-    spelled = (kh == 3 and kw == 3) or (kh == 2 and kw == 2)
-    a = inside(ow, sw, -pw, w)[0]  # output columns whose window lies inside: a…b
-    b = inside(ow, sw, kw - 1 - pw, w)[1]
     for n in range(n_img):
         for c in range(n_c):
-            plane = x[n, c]
-            for oy in range(oh):
-                y0 = oy * sh - ph
-                best, where = y[n, c, oy], arg[n, c, oy]
-                if spelled and y0 >= 0 and y0 + kh <= h and a < b:
-                    if kh == 2:
-                        _row2x2(plane, y0, a, b, sw, -pw, best, where)
-                    elif sw == 2:
-                        _max_spelled(plane, y0, a, b, 2, -pw, best, where, True)
-                    else:
-                        _max_spelled(plane, y0, a, b, sw, -pw, best, where, True)
-                    _max_columns(plane, y0, kh, kw, sw, pw, 0, a, best, where)
-                    _max_columns(plane, y0, kh, kw, sw, pw, b, ow, best, where)
-                else:
-                    _max_columns(plane, y0, kh, kw, sw, pw, 0, ow, best, where)
+            for oy in range(y.shape[2]):
+                _max_columns(x[n, c], oy * sh - ph, kh, kw, sw, pw, 0, y.shape[3], y[n, c, oy], arg[n, c, oy])
 
 
 @njit(cache=True, nogil=True)
