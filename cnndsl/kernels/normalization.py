@@ -14,6 +14,18 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _inverse_power(s, b, out):
+    """out = s^(−b) along a row; for β = 0.75 (every published LRN) as 1/√s · √(1/√s)."""
+    if b == 0.75:
+        for q in range(s.shape[0]):
+            r = 1 / np.sqrt(s[q])
+            out[q] = r * np.sqrt(r)
+    else:
+        for q in range(s.shape[0]):
+            out[q] = s[q] ** (-b)
+
+
 @njit(cache=True, nogil=True)
 def lrn_forward(x, size, alpha, beta, k, y, scale):
     """x, y, scale (N, C, P); scale keeps s_c for backward. The window sum slides along the channels."""
@@ -42,19 +54,34 @@ def lrn_forward(x, size, alpha, beta, k, y, scale):
 
 @njit(cache=True, nogil=True)
 def lrn_backward(dy, x, scale, size, alpha, beta, dx):
+    """A plane at a time: t_j = dy_j · a_j · s_j^(−β−1) for every channel, then its window sum (over the j
+    whose window holds c: c − hi … c + lo) slides along the channels as forward's does."""
     n_img, n_c, p = x.shape
     lo, hi = size // 2, (size - 1) // 2
     a, b = x.dtype.type(alpha), x.dtype.type(beta)
-    t = np.empty(n_c, dtype=x.dtype)
+    power = np.empty((n_c, p), dtype=x.dtype)  # s^(−β)
+    t = np.empty((n_c, p), dtype=x.dtype)
+    acc = np.empty(p, dtype=np.float64)
+    ab2 = 2 * a * b
     for n in range(n_img):
-        for q in range(p):
-            for j in range(n_c):
-                t[j] = dy[n, j, q] * x[n, j, q] * scale[n, j, q] ** (-b - 1)
-            for c in range(n_c):
-                acc = x.dtype.type(0)
-                for j in range(max(c - hi, 0), min(c + lo + 1, n_c)):
-                    acc += t[j]
-                dx[n, c, q] = dy[n, c, q] * scale[n, c, q] ** (-b) - 2 * a * b * x[n, c, q] * acc
+        for j in range(n_c):
+            _inverse_power(scale[n, j], b, power[j])
+            for q in range(p):
+                t[j, q] = dy[n, j, q] * x[n, j, q] * power[j, q] / scale[n, j, q]
+        acc[:] = 0.0
+        for j in range(min(lo + 1, n_c)):  # the j whose window holds channel 0: 0 … lo
+            for q in range(p):
+                acc[q] += t[j, q]
+        for c in range(n_c):
+            for q in range(p):
+                dx[n, c, q] = dy[n, c, q] * power[c, q] - ab2 * x[n, c, q] * x.dtype.type(acc[q])
+            enter, leave = c + lo + 1, c - hi
+            if enter < n_c:
+                for q in range(p):
+                    acc[q] += t[enter, q]
+            if leave >= 0:
+                for q in range(p):
+                    acc[q] -= t[leave, q]
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
