@@ -155,13 +155,11 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
 def maxpool_backward(dy, arg, dx):
     """dx[n, c, arg] += dy: each output's gradient goes to the input that won its window."""
     n_img, n_c, oh, ow = dy.shape
-    w = dx.shape[3]
     for n in range(n_img):
         for c in range(n_c):
-            for oy in range(oh):
-                for ox in range(ow):
-                    k = arg[n, c, oy, ox]
-                    dx[n, c, k // w, k % w] += dy[n, c, oy, ox]
+            plane, g, where = dx[n, c].reshape(-1), dy[n, c].reshape(-1), arg[n, c].reshape(-1)
+            for q in range(oh * ow):  # the flat index, no division by W
+                plane[where[q]] += g[q]
 
 
 @njit(cache=True, nogil=True)
