@@ -144,7 +144,7 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     if (kh, kw) == (3, 3) or (kh, kw) == (2, 2):
         _spelled_planes(x, kh, sh, sw, ph, pw, y, arg)
         return
-    n_img, n_c, h, w = x.shape
+    n_img, n_c = x.shape[:2]
     for n in range(n_img):
         for c in range(n_c):
             for oy in range(y.shape[2]):
@@ -283,7 +283,7 @@ def avgpool2x2_forward(x, y):
 def avgpool2x2_backward(dy, dx):
     """The adjoint of avgpool2x2_forward; writes all of dx (zero in a leftover last row or column)."""
     n_img, n_c, oh, ow = dy.shape
-    h, w = dx.shape[2], dx.shape[3]
+    h = dx.shape[2]
     quarter = dy.dtype.type(0.25)
     for n in range(n_img):
         for c in range(n_c):
