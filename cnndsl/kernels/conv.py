@@ -327,6 +327,12 @@ def _use_flat(w: np.ndarray, stride, groups: int) -> bool:
     return tuple(stride) == (1, 1) and w.shape[0] // groups <= MAX_FLAT_FILTERS
 
 
+def _images_per_buffer(n: int, c: int, s: int, pad) -> int:
+    """Images of padded planes (C·S floats each) per _plane_buffer: as many as fit FLAT_WORKSPACE, or the
+    whole batch when there is no padding (the buffer is x itself)."""
+    return max(1, FLAT_WORKSPACE // (c * s)) if tuple(pad) != (0, 0) else n
+
+
 def _plane_buffer(x: np.ndarray, a: int, e: int, pad, hp: int, wp: int) -> tuple[np.ndarray, int]:
     """Images a…e of x as zero-padded planes in one flat buffer, and the index of image a in it: all of x
     itself when there is no padding, else a copy with a margin for the direct kernels' whole vectors."""
@@ -349,7 +355,7 @@ def _flat_forward(x, w, b, pad, dilation, groups, out_hw):
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
     offs = taps.tap_offsets(cg, kh, kw, s, wp, *dilation)
     blocks = [taps.weight_blocks(w[g * fg:(g + 1) * fg], len(offs), 8) for g in range(groups)]
-    per = max(1, FLAT_WORKSPACE // (c * s)) if tuple(pad) != (0, 0) else n  # images of padded planes per buffer
+    per = _images_per_buffer(n, c, s, pad)
 
     def chunk(lo: int, hi: int) -> None:
         for a in range(lo, hi, per):
@@ -375,7 +381,7 @@ def _flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw):
     padded = tuple(pad) != (0, 0)
     dx = (np.empty_like(x) if padded else np.zeros_like(x)) if need_dx else None
     offs = taps.tap_offsets(cg, kh, kw, s, wp, *dilation)
-    per_w = max(1, FLAT_WORKSPACE // (c * s)) if padded else n  # images of padded planes per buffer
+    per_w = _images_per_buffer(n, c, s, pad)
     per_x = max(1, FLAT_WORKSPACE // ((k + fg) * length))  # images of columns per GEMM
 
     def chunk(lo: int, hi: int):

@@ -27,19 +27,16 @@ def _max_tap(plane, iy, lo, hi, sw, off, w, best, where):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _max_columns(plane, y0, kh, kw, sw, pw, a, b, best, where):
-    """Output columns a…b of the row whose windows start at input row y0: the general case, a tap at a
-    time along the row, each clipped to the input."""
+def _max_row(plane, y0, kh, kw, sw, pw, best, where):
+    """The output row whose windows start at input row y0, for window sizes without a spelled-out path:
+    a tap at a time along the row, each clipped to the input."""
     h, w = plane.shape
-    for ox in range(a, b):  # the window's first tap wins unless a later one is larger
+    for ox in range(best.shape[0]):  # the window's first tap wins unless a later one is larger
         best[ox] = -np.inf
         where[ox] = max(y0, 0) * w + max(ox * sw - pw, 0)
     for iy in range(max(y0, 0), min(y0 + kh, h)):
         for j in range(kw):
             lo, hi = inside(best.shape[0], sw, j - pw, w)
-            lo, hi = max(lo, a), min(hi, b)
-            if lo >= hi:
-                continue
             if sw == 2:  # a constant stride: interleaved loads instead of a gather
                 _max_tap(plane, iy, lo, hi, 2, j - pw, w, best, where)
             else:
@@ -148,7 +145,7 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     for n in range(n_img):
         for c in range(n_c):
             for oy in range(y.shape[2]):
-                _max_columns(x[n, c], oy * sh - ph, kh, kw, sw, pw, 0, y.shape[3], y[n, c, oy], arg[n, c, oy])
+                _max_row(x[n, c], oy * sh - ph, kh, kw, sw, pw, y[n, c, oy], arg[n, c, oy])
 
 
 @njit(cache=True, nogil=True)
@@ -227,9 +224,48 @@ def gap_backward(dy, dx):
 
 
 @njit(cache=True, nogil=True)
+def _avg2x2_forward(x, y):
+    """2×2 windows (LeNet's): the four taps spelled out, so the loop along an output row vectorizes (4–7×
+    the general loop). · ¼ is exactly / 4."""
+    n_img, n_c, oh, ow = y.shape
+    quarter = x.dtype.type(0.25)
+    for n in range(n_img):
+        for c in range(n_c):
+            for oy in range(oh):
+                r0, r1, out = x[n, c, 2 * oy], x[n, c, 2 * oy + 1], y[n, c, oy]
+                for ox in range(ow):
+                    out[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * quarter
+
+
+@njit(cache=True, nogil=True)
+def _avg2x2_backward(dy, dx):
+    """The adjoint of _avg2x2_forward; writes all of dx (zero in a leftover last row or column)."""
+    n_img, n_c, oh, ow = dy.shape
+    h = dx.shape[2]
+    quarter = dy.dtype.type(0.25)
+    for n in range(n_img):
+        for c in range(n_c):
+            for oy in range(oh):
+                g, r0, r1 = dy[n, c, oy], dx[n, c, 2 * oy], dx[n, c, 2 * oy + 1]
+                for ox in range(ow):
+                    v = g[ox] * quarter
+                    r0[2 * ox] = v
+                    r0[2 * ox + 1] = v
+                    r1[2 * ox] = v
+                    r1[2 * ox + 1] = v
+                fill(r0[2 * ow:], 0)
+                fill(r1[2 * ow:], 0)
+            for iy in range(2 * oh, h):
+                fill(dx[n, c, iy], 0)
+
+
+@njit(cache=True, nogil=True)
 def avgpool_tiled_forward(x, kh, kw, y):
     """Non-overlapping windows inside the input (stride = kernel, no padding): row by row, no divisor
-    bookkeeping."""
+    bookkeeping; 2×2 windows spelled out."""
+    if (kh, kw) == (2, 2):
+        _avg2x2_forward(x, y)
+        return
     n_img, n_c, oh, ow = y.shape
     size = x.dtype.type(kh * kw)
     for n in range(n_img):
@@ -249,6 +285,9 @@ def avgpool_tiled_forward(x, kh, kw, y):
 @njit(cache=True, nogil=True)
 def avgpool_tiled_backward(dy, kh, kw, dx):
     """The adjoint of avgpool_tiled_forward; writes all of dx (zero under no window)."""
+    if (kh, kw) == (2, 2):
+        _avg2x2_backward(dy, dx)
+        return
     n_img, n_c, oh, ow = dy.shape
     size = dy.dtype.type(kh * kw)
     for n in range(n_img):
@@ -263,39 +302,3 @@ def avgpool_tiled_backward(dy, kh, kw, dx):
                             dst[ox * kw + j] = g[ox] / size
                     fill(dst[ow * kw:], 0)
             plane[oh * kh:] = 0
-
-
-@njit(cache=True, nogil=True)
-def avgpool2x2_forward(x, y):
-    """avgpool_tiled_forward for 2×2 windows (LeNet's): the four taps spelled out, so the loop along an
-    output row vectorizes (4–7× the general kernel). · ¼ is exactly / 4."""
-    n_img, n_c, oh, ow = y.shape
-    quarter = x.dtype.type(0.25)
-    for n in range(n_img):
-        for c in range(n_c):
-            for oy in range(oh):
-                r0, r1, out = x[n, c, 2 * oy], x[n, c, 2 * oy + 1], y[n, c, oy]
-                for ox in range(ow):
-                    out[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * quarter
-
-
-@njit(cache=True, nogil=True)
-def avgpool2x2_backward(dy, dx):
-    """The adjoint of avgpool2x2_forward; writes all of dx (zero in a leftover last row or column)."""
-    n_img, n_c, oh, ow = dy.shape
-    h = dx.shape[2]
-    quarter = dy.dtype.type(0.25)
-    for n in range(n_img):
-        for c in range(n_c):
-            for oy in range(oh):
-                g, r0, r1 = dy[n, c, oy], dx[n, c, 2 * oy], dx[n, c, 2 * oy + 1]
-                for ox in range(ow):
-                    v = g[ox] * quarter
-                    r0[2 * ox] = v
-                    r0[2 * ox + 1] = v
-                    r1[2 * ox] = v
-                    r1[2 * ox + 1] = v
-                fill(r0[2 * ow:], 0)
-                fill(r1[2 * ow:], 0)
-            for iy in range(2 * oh, h):
-                fill(dx[n, c, iy], 0)

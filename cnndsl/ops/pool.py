@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.pool import (avgpool2x2_backward, avgpool2x2_forward, avgpool_backward, avgpool_forward,
-                            avgpool_tiled_backward, avgpool_tiled_forward, gap_backward, gap_forward, maxpool_backward,
-                            maxpool_forward)
+from ..kernels.pool import (avgpool_backward, avgpool_forward, avgpool_tiled_backward, avgpool_tiled_forward,
+                            gap_backward, gap_forward, maxpool_backward, maxpool_forward)
 from ..kernels.parallel import over_batch
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad
@@ -85,9 +84,7 @@ class AvgPool(_Pool):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
-        if self.tiled(a, x.shape, y.shape) and a["kernel"] == (2, 2):
-            over_batch(lambda lo, hi: avgpool2x2_forward(x[lo:hi], y[lo:hi]), len(x), x.size)
-        elif self.tiled(a, x.shape, y.shape):
+        if self.tiled(a, x.shape, y.shape):
             over_batch(lambda lo, hi: avgpool_tiled_forward(x[lo:hi], *a["kernel"], y[lo:hi]), len(x), x.size)
         else:
             over_batch(lambda lo, hi: avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
@@ -97,11 +94,7 @@ class AvgPool(_Pool):
     def backward(self, a, dy, shape, params, ctx):
         if self.tiled(a, shape, dy.shape):
             dx = np.empty(shape, dtype=dy.dtype)
-            if a["kernel"] == (2, 2):
-                over_batch(lambda lo, hi: avgpool2x2_backward(dy[lo:hi], dx[lo:hi]), len(dx), dx.size)
-            else:
-                over_batch(lambda lo, hi: avgpool_tiled_backward(dy[lo:hi], *a["kernel"], dx[lo:hi]), len(dx),
-                           dx.size)
+            over_batch(lambda lo, hi: avgpool_tiled_backward(dy[lo:hi], *a["kernel"], dx[lo:hi]), len(dx), dx.size)
             return [dx], {}
         dx = np.zeros(shape, dtype=dy.dtype)
         over_batch(lambda lo, hi: avgpool_backward(dy[lo:hi], *a["kernel"], *a["stride"], *a["pad"], dx[lo:hi]),
