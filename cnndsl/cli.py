@@ -155,10 +155,10 @@ def cmd_check(args) -> int:
 
 def cmd_summary(args) -> int:
     net = load(args.network)
+    from .summary import print_summary, summary_json
     if args.json:
-        print(json.dumps(net.to_dict(), indent=2))
+        print(summary_json(net))
         return 0
-    from .summary import print_summary
     print_summary(net, _console(), args.depth)
     return 0
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable
@@ -52,6 +53,7 @@ class CnnError(Exception):
     """
 
     def __init__(self, message: str, pos: SourcePosition | None = None, hint: str | None = None):
+        message = _LONG_WORD.sub(lambda m: clip(m.group(), WORD_WIDTH), message)
         super().__init__(message)
         self.message = message
         self.pos = pos
@@ -66,17 +68,44 @@ class CnnError(Exception):
             text = f"error: {self.message}"
         else:
             text = f"{self.pos}: {self.message}"
-            quoted = self.pos.source.line(self.pos.line).rstrip("\n").expandtabs(1)
+            quoted, column = window(self.pos.source.line(self.pos.line).rstrip("\n").expandtabs(1), self.pos.column)
             if quoted.strip():
                 gutter = " " * len(str(self.pos.line))
-                caret = " " * max(self.pos.column - 1, 0) + "^"
+                caret = " " * max(column - 1, 0) + "^"
                 text += f"\n {self.pos.line} | {quoted}\n {gutter} | {caret}"
         if self.hint:
             text += f"\nhint: {self.hint}"
         return text
 
 
+WORD_WIDTH = 300   # no message echoes a longer run of text (a whole file pasted as a name, say)
+_LONG_WORD = re.compile(r"\S{%d,}" % (WORD_WIDTH + 1))
+QUOTE_WIDTH = 100  # characters of a source line quoted around the error
+NAME_WIDTH = 40    # characters of a user's name echoed in a message
+
+
+def window(line: str, column: int, width: int = QUOTE_WIDTH) -> tuple[str, int]:
+    """At most `width` characters of a (possibly very long) line around `column`, marked with '…'
+    where cut, and the column within the cut text."""
+    if len(line) <= width:
+        return line, column
+    start = max(0, min(column - 1 - width // 3, len(line) - width))
+    cut = line[start:start + width]
+    if start > 0:
+        cut, column = "…" + cut[1:], column - start
+    if start + width < len(line):
+        cut = cut[:-1] + "…"
+    return cut, column
+
+
+def clip(name: str, width: int = NAME_WIDTH) -> str:
+    """A user's name as a message echoes it: cut to `width` characters."""
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
 def suggest(word: str, known: Iterable[str]) -> str:
     """' — did you mean 'x'?' for the nearest known name, or ''."""
+    if len(word) > 2 * NAME_WIDTH:  # nothing known is that long; difflib would take a while to say so
+        return ""
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f" — did you mean '{close[0]}'?" if close else ""

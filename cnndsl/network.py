@@ -7,8 +7,9 @@ from pathlib import Path
 
 import networkx as nx
 
-from .errors import CnnError, suggest
+from .errors import CnnError, Source, SourcePosition, clip, suggest
 from .graph.build import build
+from .language.parser import normalize
 from .language.parser import parse as parse_program
 from .resources import shipped_architectures
 
@@ -35,9 +36,22 @@ class Network:
         """Layer nodes in source order (every node is added after its inputs: a topological order)."""
         return [n for n in self.graph if n != "input"]
 
+    @cached_property
+    def _sums(self) -> dict[tuple[str, bool], int]:
+        """Every total in one pass over the nodes: (key, inference only) → sum."""
+        keys = ("n_params", "macs", "flops", "act_bytes")
+        sums = dict.fromkeys([(k, i) for k in keys for i in (False, True)], 0)
+        for node, data in self.graph.nodes(data=True):
+            if node == "input":
+                continue
+            for k in keys:
+                sums[k, False] += data[k]
+                if not data["train_only"]:
+                    sums[k, True] += data[k]
+        return sums
+
     def _sum(self, key: str, inference: bool = False) -> int:
-        nodes = self.graph.nodes
-        return sum(nodes[n][key] for n in self.layers if not (inference and nodes[n]["train_only"]))
+        return self._sums[key, inference]
 
     @property
     def param_count(self) -> int:
@@ -159,13 +173,34 @@ def parse(text: str, filename: str = "<string>") -> Network:
 def load(path_or_name: str | Path) -> Network:
     """A .cnn file by path, or a shipped architecture by name (`cnndsl.load("resnet50")`)."""
     path = resolve(path_or_name)
+    if not path.is_file():
+        raise CnnError(f"{path} is not a regular file", hint="give a .cnn text file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise CnnError(f"{path} is not UTF-8 text") from None
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise CnnError(f"{path} is {size:,} bytes; a .cnn file is at most {MAX_FILE_BYTES:,}",
+                           hint="is this the right file?")
+        raw = path.read_bytes()
     except OSError as e:
         raise CnnError(f"cannot read {path}: {e.strerror}") from None
-    return parse(text, str(path))
+    return parse(decode(raw, str(path)), str(path))
+
+
+MAX_FILE_BYTES = 8 << 20  # 8 MB of text: thousands of times the largest real network
+
+
+def decode(raw: bytes, name: str) -> str:
+    """UTF-8 text (a byte-order mark is dropped later); otherwise an error at the first bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = raw[:e.start]
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+        start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+        column = len(before[start:].decode("utf-8", errors="replace")) + 1
+        source = Source(name, normalize(raw.decode("utf-8", errors="replace")))
+        raise CnnError(f"byte 0x{raw[e.start]:02x} is not UTF-8 text", SourcePosition(source, line, column),
+                       "save the file as UTF-8 (most editors offer it under 'Save as' or 'Encoding')") from None
 
 
 def resolve(path_or_name: str | Path) -> Path:
@@ -179,5 +214,8 @@ def resolve(path_or_name: str | Path) -> Path:
     if str(path_or_name) in shipped:
         return shipped[str(path_or_name)]
     known = ", ".join(shipped)
-    raise CnnError(f"no file or shipped architecture named '{path_or_name}'{suggest(str(path_or_name), shipped)}",
+    if path.suffix != ".cnn" and path.with_name(path.name + ".cnn").is_file():
+        raise CnnError(f"no file or shipped architecture named '{clip(str(path_or_name))}'",
+                       hint=f"did you mean the file {path.with_name(path.name + '.cnn')}?")
+    raise CnnError(f"no file or shipped architecture named '{clip(str(path_or_name))}'{suggest(str(path_or_name), shipped)}",
                    hint=f"shipped architectures: {known}")

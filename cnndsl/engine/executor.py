@@ -17,6 +17,7 @@ import networkx as nx
 import numpy as np
 
 from ..errors import CnnError
+from ..graph.build import statement_text
 from ..kernels.elementwise import max_exponent
 from ..kernels.loss import softmax_xent
 from ..kernels.parallel import run_batched
@@ -289,5 +290,5 @@ def _check_labels(labels: np.ndarray, shape: tuple, who: str) -> None:
 
 
 def _non_finite(data: dict, node: str, what: str, phase: str) -> CnnError:
-    return CnnError(f"NaN or Inf in the {what} of layer '{node}' (`{data['stmt']}`) during {phase}", data["pos"],
+    return CnnError(f"NaN or Inf in the {what} of layer '{node}' (`{statement_text(data)}`) during {phase}", data["pos"],
                     "lower the learning rate, check the input for NaN/Inf, or the weights file")

@@ -15,18 +15,21 @@ layers of the same op in the same scope; labels never change.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from itertools import islice
 from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..errors import CnnError, SourcePosition, suggest
+from ..errors import CnnError, SourcePosition, clip, suggest
+from ..gcpause import collector_paused
 from ..language import ast
 from ..ops import OPS, ArgError, ShapeError, fmt_shape, layer, unknown_layer_message
 from ..ops.base import show_value
 
 MAX_NODES = 100_000
+MAX_DEPTH = 64  # nested bodies (braces and block calls) being expanded at once
 _WORDS = {"true": True, "false": False, "same": "same", "valid": "valid"}
 
 
@@ -51,12 +54,13 @@ class Scope:
         return Scope(**fields)
 
     def next_name(self, base: str) -> str:
-        self.counters[base] += 1
-        return f"{base}{self.counters[base]}"
+        k = self.counters[base] = self.counters.get(base, 0) + 1
+        return f"{base}{k}"
 
 
 def build(program: ast.Program) -> nx.DiGraph:
-    return _Builder(program).build()
+    with collector_paused():
+        return _Builder(program).build()
 
 
 class _Builder:
@@ -77,6 +81,13 @@ class _Builder:
                 seen.add(param.name)
             self.blockdefs[block.name] = block
         self.active: list[str] = []  # the block instances being expanded, to catch recursion
+        self.sizing: set[str] = set()  # the blocks being sized by least_nodes, likewise
+        self.depth = 0  # nested bodies being expanded
+        self.shapes: dict[str, tuple] = {}  # node → shape, for the shape rules of the next nodes
+        self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
+        self.dispatch = {ast.Layer: self._layer, ast.Call: self._call, ast.Repeat: self._repeat,
+                         ast.Merge: self._merge, ast.RefMerge: self._refmerge, ast.Residual: self._residual,
+                         ast.From: self._from, ast.Aux: self._aux}
 
     # ---- the whole network -----------------------------------------------------------------------
     def build(self) -> nx.DiGraph:
@@ -84,6 +95,7 @@ class _Builder:
         self.g.add_node("input", op="input", attrs={}, inputs=[], shape=p.input_shape, params={}, state={},
                         n_params=0, macs=0, flops=0, act_bytes=0, pos=p.pos, line=p.pos.line, scope="",
                         blocks=(), train_only=False, aux=None, label=None, skip=None, stmt="input")
+        self.shapes["input"] = p.input_shape
         if not p.body:
             raise CnnError("the network has no layers", p.pos, "add layers after `input`")
         scope = Scope(prefix="", labels={}, env={})
@@ -93,20 +105,90 @@ class _Builder:
         return self.g
 
     def run(self, stmts: tuple, scope: Scope, current: str) -> str:
-        for stmt in stmts:
-            current = self.statement(stmt, scope, current)
+        if self.depth >= MAX_DEPTH and stmts:
+            raise CnnError(f"blocks and braces nested too deeply (more than {MAX_DEPTH} levels)", stmts[0].pos,
+                           "a block that calls a block that calls a block …: flatten the chain")
+        self.depth += 1
+        try:
+            for stmt in stmts:
+                current = self.statement(stmt, scope, current)
+        finally:
+            self.depth -= 1
         return current
 
     def statement(self, stmt, scope: Scope, current: str) -> str:
         label = getattr(stmt, "label", None)
         if label and label in scope.labels and label not in scope.rebindable:
-            raise CnnError(f"label '{label}' is already defined on line {scope.label_lines[label]}", stmt.pos,
+            raise CnnError(f"label '{clip(label)}' is already defined on line {scope.label_lines[label]}", stmt.pos,
                            "labels are unique within a file or a block")
-        out = getattr(self, "_" + type(stmt).__name__.lower())(stmt, scope, current)
+        out = self.dispatch[type(stmt)](stmt, scope, current)
         if label:
             scope.labels[label] = out
             scope.label_lines[label] = stmt.pos.line
         return out
+
+    # ---- the size of an expansion, before it runs ------------------------------------------------
+    def least_nodes(self, stmts: tuple, env: dict, limit: int, depth: int = 0) -> int:
+        """A lower bound on the layers `stmts` expand to (repeat counts that cannot be evaluated yet
+        count once); stops counting past `limit`. Lets a runaway `repeat` or block fan-out be refused
+        before any of it is built."""
+        total = 0
+        if depth > MAX_DEPTH:
+            return total
+        for stmt in stmts:
+            if total > limit:
+                break
+            kind = type(stmt)
+            if kind in (ast.Layer, ast.RefMerge):
+                total += 1
+            elif kind is ast.Repeat:
+                try:
+                    count = self.value(stmt.count, Scope(prefix="", labels={}, env=env))
+                except CnnError:
+                    count = 1
+                count = count if isinstance(count, int) and count >= 1 else 1
+                body = self.least_nodes(stmt.body, env, limit, depth + 1)
+                total += count * body
+            elif kind is ast.Merge:
+                total += 1 + sum(self.least_nodes(b.body, env, limit, depth + 1) for b in stmt.branches)
+            elif kind is ast.Residual:
+                total += 1 + self.least_nodes(stmt.body + (stmt.shortcut or ()), env, limit, depth + 1)
+            elif kind is ast.Aux:
+                total += self.least_nodes(stmt.body, env, limit, depth + 1)
+            elif kind is ast.Call:
+                block = self.blockdefs.get(stmt.name)
+                if block is not None and block.name not in self.sizing:
+                    self.sizing.add(block.name)
+                    try:
+                        inner = self._static_env(block, stmt, env)
+                        total += self.least_nodes(block.body, inner, limit, depth + 1)
+                    finally:
+                        self.sizing.discard(block.name)
+        return total
+
+    def _static_env(self, block: ast.BlockDef, call: ast.Call, env: dict) -> dict:
+        """The block's parameters that evaluate now (literal arguments, defaults); others are left out."""
+        scope = Scope(prefix="", labels={}, env=env)
+        out: dict = {}
+        values = list(zip((p.name for p in block.params), call.args))
+        values += [(kw.key, kw.value) for kw in call.kwargs]
+        for name, expr in values:
+            try:
+                out[name] = self.value(expr, scope)
+            except CnnError:
+                pass
+        for param in block.params:
+            if param.name not in out and param.default is not None:
+                try:
+                    out[param.name] = self.value(param.default, Scope(prefix="", labels={}, env=dict(out)))
+                except CnnError:
+                    pass
+        return out
+
+    def _refuse_if_too_large(self, extra: int, pos: SourcePosition, what: str) -> None:
+        if self.g.number_of_nodes() + extra > MAX_NODES:
+            raise CnnError(f"{what} would make more than {MAX_NODES:,} layers", pos,
+                           "cnndsl expands every repetition and block call; keep networks under 100,000 layers")
 
     # ---- statements ------------------------------------------------------------------------------
     def _layer(self, stmt: ast.Layer, scope: Scope, current: str) -> str:
@@ -124,30 +206,31 @@ class _Builder:
         options = {}
         for opt in stmt.options:
             if opt.key in options:
-                raise CnnError(f"option `{opt.key}` is given twice", opt.pos)
+                raise CnnError(f"option `{clip(opt.key)}` is given twice", opt.pos)
             options[opt.key] = self.value(opt.value, scope)
         try:
             attrs = op.resolve(args, options)
         except ArgError as e:
             raise CnnError(f"{stmt.op}: {e.message}", self._arg_pos(stmt, e.where), e.hint) from None
-        return self.add(op.name, attrs, [current], scope, stmt.pos, stmt.label, _source_text(stmt), stmt.op)
+        return self.add(op.name, attrs, [current], scope, stmt.pos, stmt.label, None, stmt.op)
 
     def _call(self, stmt: ast.Call, scope: Scope, current: str) -> str:
         block = self.blockdefs.get(stmt.name)
         if block is None or block.pos.line > stmt.pos.line and not self.active:
             if block is not None:
-                raise CnnError(f"block '{stmt.name}' is used before its definition on line {block.pos.line}",
+                raise CnnError(f"block '{clip(stmt.name)}' is used before its definition on line {block.pos.line}",
                                stmt.pos, "define blocks before the statements that use them")
-            hint = f"`{stmt.name}` is a layer: write it without parentheses" if layer(stmt.name) else None
-            raise CnnError(f"unknown block '{stmt.name}'{suggest(stmt.name, self.blockdefs)}", stmt.pos, hint)
+            hint = f"`{clip(stmt.name)}` is a layer: write it without parentheses" if layer(stmt.name) else None
+            raise CnnError(f"unknown block '{clip(stmt.name)}'{suggest(stmt.name, self.blockdefs)}", stmt.pos, hint)
         if stmt.name in self.active:
             chain = " → ".join(self.active + [stmt.name])
-            raise CnnError(f"block '{stmt.name}' uses itself ({chain})", stmt.pos, "blocks cannot be recursive")
+            raise CnnError(f"block '{clip(stmt.name)}' uses itself ({chain})", stmt.pos, "blocks cannot be recursive")
         env = self._bind_params(block, stmt, scope)
+        self._refuse_if_too_large(self.least_nodes(block.body, env, MAX_NODES), stmt.pos, f"{clip(stmt.name)}(…)")
         name = stmt.label or scope.next_name(block.name)
         full = scope.prefix + name
         if full in self.g.graph["blocks"] or self.g.has_node(full):
-            raise CnnError(f"the name '{name}' is already taken in this scope", stmt.pos, "choose another label")
+            raise CnnError(f"the name '{clip(name)}' is already taken in this scope", stmt.pos, "choose another label")
         inner = scope.child(name, labels={}, label_lines={}, rebindable=set(), env=env, blocks=scope.blocks + (full,))
         self.g.graph["blocks"][full] = {"block": block.name, "args": dict(env), "pos": stmt.pos, "line": stmt.pos.line,
                                         "parent": scope.blocks[-1] if scope.blocks else None,
@@ -164,11 +247,12 @@ class _Builder:
         count = self.value(stmt.count, scope)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise CnnError(f"`repeat` needs a whole number ≥ 1, got {show_value(count)}", stmt.count.pos)
-        if count > MAX_NODES:
-            raise CnnError(f"`repeat {count}` would make more than {MAX_NODES:,} layers", stmt.count.pos,
-                           "cnndsl expands every repetition; keep networks under 100,000 layers")
         if not stmt.body:
             raise CnnError("`repeat` has an empty body", stmt.pos)
+        if count > MAX_NODES:
+            self._refuse_if_too_large(count, stmt.count.pos, f"`repeat {count:,}`")
+        self._refuse_if_too_large(count * self.least_nodes(stmt.body, scope.env, MAX_NODES), stmt.count.pos,
+                                  f"`repeat {count:,}`")
         before = set(scope.labels)
         for _ in range(count):
             current = self.run(stmt.body, scope, current)
@@ -203,7 +287,7 @@ class _Builder:
             sscope = scope.child("shortcut" if k == 1 else f"shortcut{k}")
             sscope.counters = Counter()
             skip = self.run(stmt.shortcut, sscope, current)
-        got, carried = self.g.nodes[body]["shape"], self.g.nodes[skip]["shape"]
+        got, carried = self.shapes[body], self.shapes[skip]
         if got != carried:
             what = "the shortcut gives" if stmt.shortcut else "the skip carries"
             raise CnnError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
@@ -219,7 +303,7 @@ class _Builder:
         weight = 0.3
         for opt in stmt.options:
             if opt.key != "weight":
-                raise CnnError(f"`aux` has no option `{opt.key}`{suggest(opt.key, ['weight'])}", opt.pos,
+                raise CnnError(f"`aux` has no option `{clip(opt.key)}`{suggest(opt.key, ['weight'])}", opt.pos,
                                "usage: aux weight=0.3 { ... }")
             weight = self.value(opt.value, scope)
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
@@ -235,30 +319,30 @@ class _Builder:
         self.g.graph["aux_heads"].append({"name": ascope.aux, "node": out, "weight": float(weight), "pos": stmt.pos})
         return current
 
-    def _shortcut(self, stmt, scope, current):  # pragma: no cover - the parser attaches every shortcut
-        raise CnnError("`shortcut` must follow a `residual { }`", stmt.pos)
-
     # ---- nodes, labels, values -------------------------------------------------------------------
     def add(self, op_name: str, attrs: dict, inputs: list[str], scope: Scope, pos: SourcePosition,
-            label: str | None, text: str, base: str | None = None) -> str:
+            label: str | None, text: str | None, base: str | None = None) -> str:
+        """A node for one layer; `text` is how a merge reads in messages (None for a layer: its source
+        text is read from `pos` when a message needs it, see `statement_text`)."""
         if self.g.number_of_nodes() >= MAX_NODES:
             raise CnnError(f"the network grows past {MAX_NODES:,} layers", pos,
                            "check the `repeat` counts; cnndsl expands every repetition")
         op = OPS[op_name]
-        ins = [self.g.nodes[i]["shape"] for i in inputs]
+        ins = [self.shapes[i] for i in inputs]
         try:
             shape = op.infer(attrs, ins)
             params, state = op.param_shapes(attrs, ins), op.state_shapes(attrs, ins)
         except ShapeError as e:
-            raise CnnError(f"{text}: {e.message}", pos, e.hint) from None
+            raise CnnError(f"{text or source_text(pos, base or op_name)}: {e.message}", pos, e.hint) from None
         name = scope.prefix + label if label else self._fresh(scope, base or op_name)
         if label and label in scope.rebindable:  # a later pass of a repeat: x, x_2, x_3, ...
-            k = 2
-            while self.g.has_node(f"{scope.prefix}{label}_{k}"):
+            k = self.copies.get(name, 2)
+            while self.g.has_node(f"{name}_{k}"):
                 k += 1
-            name = f"{scope.prefix}{label}_{k}"
+            self.copies[name] = k + 1
+            name = f"{name}_{k}"
         if self.g.has_node(name):
-            raise CnnError(f"label '{label}' clashes with the generated name of the layer on line "
+            raise CnnError(f"label '{clip(label)}' clashes with the generated name of the layer on line "
                            f"{self.g.nodes[name]['line']}", pos, "choose another label")
         self.g.add_node(
             name, op=op_name, attrs=attrs, inputs=list(inputs), shape=shape, params=params, state=state,
@@ -267,6 +351,7 @@ class _Builder:
             scope=scope.prefix[:-1], blocks=scope.blocks, train_only=scope.aux is not None, aux=scope.aux,
             label=label, skip=None, stmt=text,
         )
+        self.shapes[name] = shape
         for i in dict.fromkeys(inputs):
             self.g.add_edge(i, name)
         return name
@@ -280,7 +365,7 @@ class _Builder:
     def ref(self, ref: ast.Ref, scope: Scope) -> str:
         if ref.name not in scope.labels:
             where = "in this block" if scope.blocks else "before this point"
-            raise CnnError(f"unknown label '@{ref.name}'{suggest(ref.name, scope.labels)}", ref.pos,
+            raise CnnError(f"unknown label '@{clip(ref.name)}'{suggest(ref.name, scope.labels)}", ref.pos,
                            f"labels are written `name: statement` and must be defined {where}")
         return scope.labels[ref.name]
 
@@ -297,7 +382,7 @@ class _Builder:
                 return _WORDS[expr.id]
             known = list(scope.env) + list(_WORDS)
             hint = "inside a block, names are its parameters" if scope.env else "names here are `same`, `valid`, `true`, `false`"
-            raise CnnError(f"unknown name '{expr.id}'{suggest(expr.id, known)}", expr.pos, hint)
+            raise CnnError(f"unknown name '{clip(expr.id)}'{suggest(expr.id, known)}", expr.pos, hint)
         if isinstance(expr, ast.Neg):
             v = self.value(expr.operand, scope)
             self._need_number(v, expr.operand, "-")
@@ -330,10 +415,10 @@ class _Builder:
         env = {name: self.value(arg, scope) for name, arg in zip(names, call.args)}
         for kw in call.kwargs:
             if kw.key not in names:
-                raise CnnError(f"{block.name}() has no parameter '{kw.key}'{suggest(kw.key, names)}", kw.pos,
+                raise CnnError(f"{block.name}() has no parameter '{clip(kw.key)}'{suggest(kw.key, names)}", kw.pos,
                                f"its parameters are {', '.join(names) or 'none'}")
             if kw.key in env:
-                raise CnnError(f"{block.name}(): '{kw.key}' is given twice", kw.pos)
+                raise CnnError(f"{block.name}(): '{clip(kw.key)}' is given twice", kw.pos)
             env[kw.key] = self.value(kw.value, scope)
         for param in block.params:
             if param.name not in env:
@@ -357,21 +442,32 @@ class _Builder:
     def _check_dangling(self) -> None:
         ends = {self.g.graph["output"]} | {h["node"] for h in self.g.graph["aux_heads"]}
         useful = set(ends)
-        for end in ends:
-            useful |= nx.ancestors(self.g, end)
+        nodes = dict(self.g.nodes(data=True))
+        for n in reversed(list(self.g)):  # nodes are added after their inputs: one sweep back suffices
+            if n in useful:
+                useful.update(nodes[n]["inputs"])
         dangling = [n for n in self.g if n not in useful and self.g.out_degree(n) == 0]
         if dangling:
-            last = min(dangling, key=lambda n: (self.g.nodes[n]["line"], self.g.nodes[n]["pos"].column))
-            data = self.g.nodes[last]
-            raise CnnError(f"the output of `{data['stmt']}` is never used", data["pos"],
+            last = min(dangling, key=lambda n: (nodes[n]["line"], nodes[n]["pos"].column))
+            data = nodes[last]
+            raise CnnError(f"the output of `{statement_text(data)}` is never used", data["pos"],
                            "every chain must reach the network's output or an aux head: merge it "
                            "(`add @label`, `concat @label`) or remove it")
 
 
-def _source_text(stmt: ast.Layer) -> str:
-    """The statement as the user wrote it, for messages: `conv 64 3x3`."""
-    line = stmt.pos.source.line(stmt.pos.line)[stmt.pos.column - 1:]
-    return line.split(";")[0].split("#")[0].split("}")[0].strip() or stmt.op
+_STATEMENT_TEXT = re.compile(r"[^;#}\n]*")
+
+
+def source_text(pos: SourcePosition, fallback: str) -> str:
+    """The statement starting at pos as the user wrote it, for messages: `conv 64 3x3` (read up to the
+    next ';', '#' or '}' only: a line of many statements is not rescanned for each)."""
+    line = pos.source.line(pos.line)
+    return clip(_STATEMENT_TEXT.match(line, pos.column - 1).group().strip() or fallback, 80)
+
+
+def statement_text(data: dict) -> str:
+    """How a node's statement reads in a message."""
+    return data["stmt"] or source_text(data["pos"], data["op"])
 
 
 def _projection_hint(got: tuple, carried: tuple) -> str | None:
@@ -383,15 +479,19 @@ def _projection_hint(got: tuple, carried: tuple) -> str | None:
 
 
 def _receptive_fields(g: nx.DiGraph) -> None:
-    """Receptive field and jump (input pixels between neighbouring outputs) of every node."""
-    for node in nx.topological_sort(g):
-        data = g.nodes[node]
+    """Receptive field and jump (input pixels between neighbouring outputs) of every node, in the order
+    the nodes were added (each after its inputs)."""
+    nodes = dict(g.nodes(data=True))
+    for data in nodes.values():
         if data["op"] == "input":
             data["rf"], data["jump"] = (1, 1), (1, 1)
             continue
-        preds = [g.nodes[i] for i in data["inputs"]]
-        rf = tuple(max(p["rf"][d] for p in preds) for d in (0, 1))
-        jump = tuple(max(p["jump"][d] for p in preds) for d in (0, 1))
+        preds = [nodes[i] for i in data["inputs"]]
+        if len(preds) == 1:
+            rf, jump = preds[0]["rf"], preds[0]["jump"]
+        else:
+            rf = tuple(max(p["rf"][d] for p in preds) for d in (0, 1))
+            jump = tuple(max(p["jump"][d] for p in preds) for d in (0, 1))
         win = OPS[data["op"]].window(data["attrs"], [p["shape"] for p in preds])
         if win is not None:
             kernel, stride = win

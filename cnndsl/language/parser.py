@@ -4,12 +4,13 @@ of lark's exceptions into CnnError (file:line:col, the quoted line, what was exp
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import replace
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import CnnError, Source, SourcePosition
+from ..errors import CnnError, Source, SourcePosition, clip
 from ..resources import grammar_path
 from . import ast
 
@@ -39,16 +40,37 @@ _TERMINALS = {
 
 @functools.cache
 def _lark() -> Lark:
-    return Lark(grammar_path().read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True keeps the compiled LALR tables in the temporary folder (keyed by the grammar's hash):
+    # 0.15 s off every start-up. Lark goes on without the cache when the folder is not writable.
+    return Lark(grammar_path().read_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                cache=True)
+
+
+# Limits that keep every later pass (the expander, the evaluator) far from Python's recursion limit.
+MAX_NESTING = 32      # braces inside braces: real networks nest 3–5 deep
+MAX_EXPR_DEPTH = 64   # operators inside operators in one expression
+MAX_DIGITS = 40       # a whole number with more digits than this cannot size anything
+
+
+def normalize(text: str) -> str:
+    """One line ending, `\\n`, whatever the file used (`\\r\\n`, a lone `\\r`), and no byte-order mark:
+    lines are then counted and quoted the same way everywhere."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def parse(text: str, filename: str = "<string>") -> ast.Program:
     """Parse .cnn text into a Program. Raises CnnError for anything malformed."""
+    text = normalize(text)
     source = Source(filename, text)
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, source) from None
+    _check_depth(tree, source)
     try:
         stmts = _ToAst(source).transform(tree)
     except VisitError as e:
@@ -56,6 +78,31 @@ def parse(text: str, filename: str = "<string>") -> ast.Program:
             raise e.orig_exc from None
         raise
     return _program(stmts or (), source)
+
+
+_BRACES = {"body", "merge"}
+_OPERATORS = {"plus", "minus", "times", "floordiv", "neg"}
+
+
+def _check_depth(tree: Tree, source: Source) -> None:
+    """Refuse, at the place where it happens, nesting deeper than the limits (iteratively: the tree
+    of a pathological file is itself too deep for recursion)."""
+    stack = [(tree, 0, 0)]
+    while stack:
+        node, braces, ops = stack.pop()
+        if node.data in _BRACES:
+            braces += 1
+            if braces > MAX_NESTING:
+                raise CnnError(f"braces nested too deeply (more than {MAX_NESTING} levels)", _pos(source, node.meta),
+                               "flatten the structure, or define a `block` and call it")
+        elif node.data in _OPERATORS:
+            ops += 1
+            if ops > MAX_EXPR_DEPTH:
+                raise CnnError(f"expression nested too deeply (more than {MAX_EXPR_DEPTH} operators)",
+                               _pos(source, node.meta), "write the value as one number")
+        else:
+            ops = 0
+        stack.extend((child, braces, ops) for child in node.children if isinstance(child, Tree))
 
 
 # ---- lark exceptions → CnnError ------------------------------------------------------------------
@@ -84,7 +131,7 @@ def _token_text(token: Token) -> str:
         return "end of line" if "\n" in token or token.startswith("#") else "';'"
     if token.type == "$END":
         return "end of file"
-    return f"'{token}'"
+    return f"'{clip(str(token))}'"
 
 
 def _syntax_error(e: UnexpectedInput, source: Source) -> CnnError:
@@ -134,7 +181,7 @@ def _pos(source: Source, meta_or_token) -> SourcePosition:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     def __init__(self, source: Source):
         super().__init__()
         self.source = source
@@ -166,7 +213,7 @@ class _ToAst(Transformer):
         return ast.Network(str(children[0]), self.p(meta))
 
     def input(self, meta, children):
-        c, h, w = (int(v) for v in str(children[0]).split("x"))
+        c, h, w = (_whole(v, children[0], self.source) for v in str(children[0]).split("x"))
         return ast.Input((c, h, w), self.p(meta))
 
     # blocks
@@ -242,7 +289,13 @@ class _ToAst(Transformer):
     # expressions
     def number(self, meta, children):
         text = str(children[0])
-        value = float(text) if any(c in text for c in ".eE") else int(text)
+        if any(c in text for c in ".eE"):
+            value = float(text)
+            if not math.isfinite(value):
+                raise CnnError(f"number too large: {clip(text, 20)} is beyond any network cnndsl can count or run",
+                               self.p(meta))
+        else:
+            value = _whole(text, children[0], self.source)
         return ast.Num(value, self.p(meta))
 
     def name(self, meta, children):
@@ -260,9 +313,17 @@ class _ToAst(Transformer):
 
     def __default_token__(self, token):
         if token.type == "SIZE":
-            h, w = (int(v) for v in str(token).split("x"))
+            h, w = (_whole(v, token, self.source) for v in str(token).split("x"))
             return ast.Size(h, w, _pos(self.source, token))
         return token
+
+
+def _whole(digits: str, token: Token, source: Source) -> int:
+    """A literal whole number; one too long to mean anything is refused before Python converts it."""
+    if len(digits.lstrip("0")) > MAX_DIGITS:
+        raise CnnError(f"number too large: {clip(digits, 20)} has {len(digits):,} digits, beyond any network "
+                       "cnndsl can count or run", _pos(source, token), "sizes, channels and counts are at most 2147483647")
+    return int(digits)
 
 
 def _split_args(items, what: str) -> tuple[tuple, tuple]:

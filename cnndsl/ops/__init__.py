@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import suggest
+from ..errors import clip, suggest
 from .activation import Identity, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .base import Arg, ArgError, Attrs, Op, Shape, ShapeError, fmt_shape
 from .conv import Conv
@@ -31,7 +31,10 @@ def layer_names() -> list[str]:
 
 
 def unknown_layer_message(name: str) -> str:
-    return f"unknown layer '{name}'{suggest(name, _BY_NAME)}"
+    near = suggest(name, _BY_NAME)
+    if near:
+        return f"unknown layer '{clip(name)}'{near}"
+    return f"unknown layer '{clip(name)}'; the layers are {', '.join(sorted(OPS[cls.name].name for cls in LAYERS))}"
 
 
 __all__ = ["OPS", "Arg", "ArgError", "Attrs", "Op", "Shape", "ShapeError", "fmt_shape", "layer", "layer_names",

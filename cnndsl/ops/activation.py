@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import elementwise as k
-from ..kernels.loss import softmax_backward, softmax_forward
-from ..kernels.parallel import over_batch
+from ..kernels.lazy import kernel_module
 from .base import Arg, Op, ShapeError, fmt_shape, numel
+
+k = kernel_module("elementwise")
+_loss = kernel_module("loss")
+_parallel = kernel_module("parallel")
 
 
 class _Activation(Op):
@@ -23,12 +25,12 @@ class _Activation(Op):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty_like(x)
-        over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
+        _parallel.over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
         return y, ((x if self.saves == "x" else y) if ctx.keep else None)
 
     def backward(self, a, dy, saved, params, ctx):
         dx = np.empty_like(dy)
-        over_batch(lambda lo, hi: self.kernel_backward(a, dy[lo:hi].reshape(-1), saved[lo:hi].reshape(-1),
+        _parallel.over_batch(lambda lo, hi: self.kernel_backward(a, dy[lo:hi].reshape(-1), saved[lo:hi].reshape(-1),
                                                        dx[lo:hi].reshape(-1)), len(dy), dy.size)
         return [dx], {}
 
@@ -129,10 +131,10 @@ class Softmax(Op):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty_like(x)
-        softmax_forward(x, y)
+        _loss.softmax_forward(x, y)
         return y, (y if ctx.keep else None)
 
     def backward(self, a, dy, y, params, ctx):
         dx = np.empty_like(dy)
-        softmax_backward(dy, y, dx)
+        _loss.softmax_backward(dy, y, dx)
         return [dx], {}

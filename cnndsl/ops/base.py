@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from typing import Any, ClassVar
 
-from ..errors import suggest
+from ..errors import clip, suggest
 
 Shape = tuple[int, ...]
 Attrs = dict[str, Any]
@@ -128,6 +128,8 @@ class Op:
     # ---- arguments --------------------------------------------------------------------------------
     def resolve(self, args: list[Any], options: dict[str, Any]) -> Attrs:
         """Positional and key=value values → the full attribute dict, defaults filled in."""
+        if not (args or options or self.positional or self.options):
+            return {}
         if len(args) > len(self.positional):
             n = len(self.positional)
             takes = ("takes no positional arguments" if n == 0 else
@@ -139,7 +141,7 @@ class Op:
         known = {a.name: a for a in self.positional + self.options}
         for key, value in options.items():
             if key not in known:
-                raise ArgError(f"no option `{key}`{suggest(key, known)}", key,
+                raise ArgError(f"no option `{clip(key)}`{suggest(key, known)}", key,
                                self.usage())
             if key in attrs:
                 raise ArgError(f"`{key}` is given twice", key)

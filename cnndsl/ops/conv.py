@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ..kernels.conv import conv_backward, conv_forward
+from ..kernels.lazy import kernel_module
 from .base import Arg, ArgError, Attrs, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
+
+_conv = kernel_module("conv")
 
 
 def resolve_pad(a: Attrs, op: str) -> Attrs:
@@ -75,12 +77,12 @@ class Conv(Op):
         (x,) = xs
         out_hw = tuple(window_out(n, k, s, p, d) for n, k, s, p, d in
                        zip(x.shape[2:], a["kernel"], a["stride"], a["pad"], a["dilation"]))
-        y = conv_forward(x, params["weight"], params.get("bias"), a["stride"], a["pad"], a["dilation"],
+        y = _conv.conv_forward(x, params["weight"], params.get("bias"), a["stride"], a["pad"], a["dilation"],
                          a["groups"], out_hw)
         return y, (x if ctx.keep else None)
 
     def backward(self, a, dy, x, params, ctx):
-        dx, dw, db = conv_backward(dy, x, params["weight"], a["bias"], a["stride"], a["pad"], a["dilation"],
+        dx, dw, db = _conv.conv_backward(dy, x, params["weight"], a["bias"], a["stride"], a["pad"], a["dilation"],
                                    a["groups"], ctx.need_dx)
         return [dx], ({"weight": dw, "bias": db} if a["bias"] else {"weight": dw})
 

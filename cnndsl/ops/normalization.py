@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.parallel import over_batch
-from ..kernels.normalization import batch_stats, bn_backward, bn_forward, lrn_backward, lrn_forward
+from ..kernels.lazy import kernel_module
 from .base import Arg, Op, ShapeError, fmt_shape, needs_image, numel
+
+_parallel = kernel_module("parallel")
+_normalization = kernel_module("normalization")
 
 
 def _ncp(x: np.ndarray) -> np.ndarray:
@@ -36,7 +38,7 @@ class LRN(Op):
         (x,) = xs
         y, scale = np.empty_like(x), np.empty_like(x)
         x3, y3, s3 = _ncp(x), _ncp(y), _ncp(scale)
-        over_batch(lambda lo, hi: lrn_forward(x3[lo:hi], a["size"], a["alpha"], a["beta"], a["k"], y3[lo:hi],
+        _parallel.over_batch(lambda lo, hi: _normalization.lrn_forward(x3[lo:hi], a["size"], a["alpha"], a["beta"], a["k"], y3[lo:hi],
                                               s3[lo:hi]), len(x), x.size)
         return y, ((x, scale) if ctx.keep else None)
 
@@ -44,7 +46,7 @@ class LRN(Op):
         x, scale = cache
         dx = np.empty_like(x)
         d3, x3, s3, dx3 = _ncp(dy), _ncp(x), _ncp(scale), _ncp(dx)
-        over_batch(lambda lo, hi: lrn_backward(d3[lo:hi], x3[lo:hi], s3[lo:hi], a["size"], a["alpha"], a["beta"],
+        _parallel.over_batch(lambda lo, hi: _normalization.lrn_backward(d3[lo:hi], x3[lo:hi], s3[lo:hi], a["size"], a["alpha"], a["beta"],
                                                dx3[lo:hi]), len(x), x.size)
         return [dx], {}
 
@@ -82,7 +84,7 @@ class BatchNorm(Op):
         rm, rv = ctx.state["running_mean"], ctx.state["running_var"]
         if ctx.training:
             mean, var = np.empty_like(rm), np.empty_like(rv)
-            over_batch(lambda c0, c1: batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
+            _parallel.over_batch(lambda c0, c1: _normalization.batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
             m = x3.shape[0] * x3.shape[2]
             mom = x.dtype.type(a["momentum"])
             rm *= 1 - mom
@@ -93,7 +95,7 @@ class BatchNorm(Op):
             mean, var = rm.copy(), rv.copy()
         y = np.empty_like(x)
         y3 = _ncp(y)
-        over_batch(lambda c0, c1: bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], y3, c0, c1),
+        _parallel.over_batch(lambda c0, c1: _normalization.bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], y3, c0, c1),
                    x3.shape[1], x.size)
         return y, ((x, mean, var) if ctx.keep else None)
 
@@ -101,7 +103,7 @@ class BatchNorm(Op):
         x, mean, var = cache
         dx, dgamma, dbeta = np.empty_like(dy), np.empty_like(var), np.empty_like(var)
         d3, x3, dx3 = _ncp(dy), _ncp(x), _ncp(dx)
-        over_batch(lambda c0, c1: bn_backward(d3, x3, mean, var, params["weight"], a["eps"], ctx.training, dx3, dgamma,
+        _parallel.over_batch(lambda c0, c1: _normalization.bn_backward(d3, x3, mean, var, params["weight"], a["eps"], ctx.training, dx3, dgamma,
                                               dbeta, c0, c1), d3.shape[1], dy.size)
         return [dx], {"weight": dgamma, "bias": dbeta}
 

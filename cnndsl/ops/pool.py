@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.pool import (avgpool_backward, avgpool_forward, avgpool_tiled_backward, avgpool_tiled_forward,
-                            gap_backward, gap_forward, maxpool_backward, maxpool_forward)
-from ..kernels.parallel import over_batch
+from ..kernels.lazy import kernel_module
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad
+
+_pool = kernel_module("pool")
+_parallel = kernel_module("parallel")
 
 
 class _Pool(Op):
@@ -66,14 +67,14 @@ class MaxPool(_Pool):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.int32)
-        over_batch(lambda lo, hi: maxpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi],
+        _parallel.over_batch(lambda lo, hi: _pool.maxpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi],
                                                   arg[lo:hi]), len(x), x.size)
         return y, ((arg, x.shape) if ctx.keep else None)
 
     def backward(self, a, dy, cache, params, ctx):
         arg, shape = cache
         dx = np.zeros(shape, dtype=dy.dtype)
-        over_batch(lambda lo, hi: maxpool_backward(dy[lo:hi], arg[lo:hi], dx[lo:hi]), len(dx), dx.size)
+        _parallel.over_batch(lambda lo, hi: _pool.maxpool_backward(dy[lo:hi], arg[lo:hi], dx[lo:hi]), len(dx), dx.size)
         return [dx], {}
 
 
@@ -85,19 +86,19 @@ class AvgPool(_Pool):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
         if self.tiled(a, x.shape, y.shape):
-            over_batch(lambda lo, hi: avgpool_tiled_forward(x[lo:hi], *a["kernel"], y[lo:hi]), len(x), x.size)
+            _parallel.over_batch(lambda lo, hi: _pool.avgpool_tiled_forward(x[lo:hi], *a["kernel"], y[lo:hi]), len(x), x.size)
         else:
-            over_batch(lambda lo, hi: avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
+            _parallel.over_batch(lambda lo, hi: _pool.avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
                        len(x), x.size)
         return y, (x.shape if ctx.keep else None)
 
     def backward(self, a, dy, shape, params, ctx):
         if self.tiled(a, shape, dy.shape):
             dx = np.empty(shape, dtype=dy.dtype)
-            over_batch(lambda lo, hi: avgpool_tiled_backward(dy[lo:hi], *a["kernel"], dx[lo:hi]), len(dx), dx.size)
+            _parallel.over_batch(lambda lo, hi: _pool.avgpool_tiled_backward(dy[lo:hi], *a["kernel"], dx[lo:hi]), len(dx), dx.size)
             return [dx], {}
         dx = np.zeros(shape, dtype=dy.dtype)
-        over_batch(lambda lo, hi: avgpool_backward(dy[lo:hi], *a["kernel"], *a["stride"], *a["pad"], dx[lo:hi]),
+        _parallel.over_batch(lambda lo, hi: _pool.avgpool_backward(dy[lo:hi], *a["kernel"], *a["stride"], *a["pad"], dx[lo:hi]),
                    len(dx), dx.size)
         return [dx], {}
 
@@ -130,12 +131,12 @@ class GlobalAvgPool(Op):
         (x,) = xs
         n, c = x.shape[:2]
         y = np.empty((n, c), dtype=x.dtype)
-        gap_forward(x.reshape(n, c, -1), y)
+        _pool.gap_forward(x.reshape(n, c, -1), y)
         return y.reshape(n, c, 1, 1), (x.shape if ctx.keep else None)
 
     def backward(self, a, dy, shape, params, ctx):
         dx = np.empty(shape, dtype=dy.dtype)
-        gap_backward(dy.reshape(shape[:2]), dx.reshape(shape[0], shape[1], -1))
+        _pool.gap_backward(dy.reshape(shape[:2]), dx.reshape(shape[0], shape[1], -1))
         return [dx], {}
 
     def describe(self, a):
