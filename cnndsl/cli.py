@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
 import numpy as np
 from rich.console import Console
 
+from . import __version__
 from .errors import CnnError
+from .files import check_outputs, write_npy, write_npz
+from .format import human
 from .network import Network, load
 from .resources import shipped_architectures
 
@@ -44,6 +48,42 @@ def _positive(text: str) -> int:
     return _whole(text, 1)
 
 
+def _seed(text: str) -> int:
+    value = _whole(text, 0)
+    if value >= 2**63:
+        raise argparse.ArgumentTypeError(f"expected a whole number below 2^63, got {text!r}")
+    return value
+
+
+def _number(text: str, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False,
+            what: str = "") -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    fits = (math.isfinite(value) and (value > low if low_open else value >= low)
+            and (value < high if high_open else value <= high))
+    if not fits:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    return _number(text, 0, 10, low_open=True, what="a learning rate > 0 and ≤ 10")
+
+
+def _decay(text: str) -> float:
+    return _number(text, 0, 1, what="a weight decay ≥ 0 and ≤ 1")
+
+
+def _momentum(text: str) -> float:
+    return _number(text, 0, 1, high_open=True, what="a momentum ≥ 0 and < 1")
+
+
+def _tolerance(text: str) -> float:
+    return _number(text, 0, 1, what="a tolerance ≥ 0 and ≤ 1")
+
+
 def _depth(text: str) -> int:
     return _whole(text, 0)
 
@@ -52,6 +92,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnndsl", description="Write a convolutional network as text, count what it costs, draw it, run it.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="parse and check a .cnn file")
@@ -63,6 +104,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=_depth, default=None, metavar="N",
                    help="show block instances nested deeper than N as one row (0: top-level blocks only)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--batch", type=_positive, default=None, metavar="N",
+                   help="also show the memory of a training step (Adam) and of inference at this batch size")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
@@ -88,7 +131,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size for a random input (default 1)")
     p.add_argument("--mode", choices=("eval", "train"), default="eval",
                    help="train: batch statistics, dropout and aux heads (default eval)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights, the random input, dropout and labels")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the weights, the random input, dropout and labels")
     p.add_argument("--input", metavar="X.npy", help="the input batch, float32 (N, C, H, W)")
     p.add_argument("--weights", metavar="W.npz", help="load weights (see --save-weights for the format)")
     p.add_argument("--save-weights", metavar="W.npz", help="save the weights (and batch-norm running statistics)")
@@ -106,9 +149,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=_positive, default=2, metavar="N", help="batch size (default 2)")
     p.add_argument("--mode", choices=("eval", "train"), default="train", help="default train")
     p.add_argument("--samples", type=_positive, default=6, metavar="K", help="entries checked per tensor (default 6)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--weights", metavar="W.npz", help="check at these weights instead of fresh ones")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="largest relative error accepted (default 1e-4)")
+    p.add_argument("--tolerance", type=_tolerance, default=1e-4, help="largest relative error accepted (default 1e-4)")
     p.set_defaults(func=cmd_gradcheck)
 
     p = sub.add_parser("train", help="train on the built-in digits, MNIST files or an .npz",
@@ -120,17 +163,17 @@ def make_parser() -> argparse.ArgumentParser:
                    help="`digits` (default), a folder of MNIST IDX files (gzip or not), or an .npz with x and y")
     p.add_argument("--epochs", type=_positive, default=10, metavar="N", help="default 10")
     p.add_argument("--batch-size", type=_positive, default=16, metavar="B", help="default 16")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-3 for adam, 0.01 for sgd)")
+    p.add_argument("--lr", type=_rate, default=None, help="learning rate (default 2e-3 for adam, 0.01 for sgd)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam", help="default adam")
-    p.add_argument("--momentum", type=float, default=0.9, metavar="M", help="SGD momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=float, default=0.0, metavar="WD", help="L2 penalty (default 0)")
-    p.add_argument("--lr-step", type=int, default=None, metavar="EPOCHS",
+    p.add_argument("--momentum", type=_momentum, default=0.9, metavar="M", help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=_decay, default=0.0, metavar="WD", help="L2 penalty (default 0)")
+    p.add_argument("--lr-step", type=_depth, default=None, metavar="EPOCHS",
                    help="multiply the rate by 0.1 every EPOCHS epochs (default: once, at 60%% of the epochs; 0: never)")
-    p.add_argument("--augment", type=int, default=None, metavar="PIXELS",
+    p.add_argument("--augment", type=_depth, default=None, metavar="PIXELS",
                    help="random shifts of up to PIXELS (default: a 16th of the input size; 0: none)")
     p.add_argument("--checkpoint", metavar="CKPT.npz", help="save a checkpoint after every epoch (and on Ctrl-C)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint at its next epoch")
-    p.add_argument("--seed", type=int, default=0, help="seeds the weights, the shuffling, augmentation and dropout")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the weights, the shuffling, augmentation and dropout")
     p.add_argument("--metrics", metavar="OUT.json", help="write the per-epoch metrics and the test accuracy")
     p.add_argument("--plot", metavar="CURVES.png", help="plot loss and accuracy against the epoch")
     p.add_argument("--save-weights", metavar="W.npz", help="save the trained weights")
@@ -150,6 +193,11 @@ def _console() -> Console:
 def cmd_check(args) -> int:
     net = load(args.network)
     print(f"ok: {args.network} — {net.name}: {len(net.layers)} layers, {net.param_count:,} params, {net.macs:,} MACs")
+    from .engine.memory import available_bytes
+    weights, have = 4 * net.param_count, available_bytes()
+    if weights > 0.85 * have:
+        print(f"note: its weights alone need {human(weights, 'B')}, more than the {human(have, 'B')} of memory "
+              "available here: it can be counted and drawn, not run", file=sys.stderr)
     return 0
 
 
@@ -157,9 +205,9 @@ def cmd_summary(args) -> int:
     net = load(args.network)
     from .summary import print_summary, summary_json
     if args.json:
-        print(summary_json(net))
+        print(summary_json(net, args.batch))
         return 0
-    print_summary(net, _console(), args.depth)
+    print_summary(net, _console(), args.depth, args.batch)
     return 0
 
 
@@ -179,7 +227,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from .render.dot import render
+    from .render.dot import FORMATS, render
+    check_outputs([(args.output, "-o", tuple(f".{f}" for f in FORMATS))])
     out = render(load(args.network), args.output, args.depth, args.rankdir)
     print(f"wrote {out}")
     return 0
@@ -201,17 +250,23 @@ def _weights(net, path: str | None, seed: int) -> None:
 
 def cmd_run(args) -> int:
     from .engine.runner import load_array, run
+    check_outputs([(args.output, "--output", None), (args.save_weights, "--save-weights", None),
+                   (args.save_grads, "--save-grads", None)])
     net = load(args.network)
-    _weights(net, args.weights, args.seed)
     x = load_array(args.input, "input") if args.input else None
     dy = load_array(args.grad_output, "output gradient") if args.grad_output else None
-    result = run(net, args.batch, args.mode, args.seed, x, dy, args.backward or bool(args.save_grads), args.repeat,
+    backward = args.backward or bool(args.save_grads) or dy is not None
+    net.check_memory(x.shape[0] if x is not None and x.ndim else args.batch, args.mode, backward)
+    _weights(net, args.weights, args.seed)
+    result = run(net, args.batch, args.mode, args.seed, x, dy, backward, args.repeat,
                  input_grad=bool(args.save_grads))
+    if result.note:
+        print(result.note, file=sys.stderr)
     if args.output:
-        np.save(args.output, net.engine.outputs[net.output])
+        write_npy(args.output, net.engine.outputs[net.output], "--output")
     if args.save_grads:
         grads = {"input": net.engine.input_grad} | net.grads
-        np.savez(args.save_grads, **grads)
+        write_npz(args.save_grads, grads, "--save-grads")
     if args.save_weights:
         net.save_weights(args.save_weights)
     if args.json:
@@ -240,12 +295,23 @@ def cmd_gradcheck(args) -> int:
 
 def cmd_train(args) -> int:
     from .training.data import load_data
-    from .training.trainer import TrainConfig, check_trainable, plot, train, write_metrics
+    from .training.trainer import TrainConfig, check_trainable, plot, plot_formats, train, write_metrics
+    if args.resume and not args.checkpoint:
+        raise CnnError("--resume needs --checkpoint PATH", hint="the checkpoint to continue from")
+    check_outputs([(args.metrics, "--metrics", None), (args.plot, "--plot", plot_formats() if args.plot else None),
+                   (args.checkpoint, "--checkpoint", None), (args.save_weights, "--save-weights", None)])
     net = load(args.network)
     check_trainable(net)
+    side = min(net.input_shape[1:])
+    if args.augment is not None and args.augment > side // 2:
+        raise CnnError(f"--augment {args.augment} shifts the {side}-pixel input by more than half its size",
+                       hint=f"use at most {side // 2} (default {net.input_shape[1] // 16})")
+    net.check_memory(args.batch_size, "train", True, optimizer=args.optimizer)
     console = _console()
     data = load_data(args.data, net.input_shape, net.output_shape[0])
     console.print(f"{net.name}: {net.param_count:,} params; {data.describe()}")
+    for note in data.adapted(net.input_shape, net.output_shape[0]):
+        console.print(note)
     lr = args.lr if args.lr is not None else (2e-3 if args.optimizer == "adam" else 0.01)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, optimizer=args.optimizer,
                       momentum=args.momentum, weight_decay=args.weight_decay, lr_step=args.lr_step,
@@ -263,10 +329,17 @@ def cmd_train(args) -> int:
     return 0
 
 
+def check_environment() -> None:
+    """The variables cnndsl reads, checked before any command runs."""
+    from .threads import threads_from_env
+    threads_from_env()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        check_environment()
         return args.func(args)
     except CnnError as e:
         print(str(e), file=sys.stderr)

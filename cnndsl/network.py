@@ -120,6 +120,20 @@ class Network:
         from .engine.executor import Engine
         return Engine(self.graph)
 
+    def footprint(self, batch: int = 1, mode: str = "train", backward: bool = True, optimizer: str | None = "adam"):
+        """The memory estimate of a run (engine/memory.py): weights, gradients, optimizer state,
+        activations at this batch size and workspace, in bytes (`.total`, `.describe()`)."""
+        from .engine.memory import estimate
+        return estimate(self.graph, self._running(mode), batch, backward, 4, optimizer)
+
+    def check_memory(self, batch: int, mode: str = "eval", backward: bool = False, optimizer: str | None = None):
+        """Raise CnnError, with the figure and a batch that fits, if the run cannot fit in memory."""
+        from .engine.memory import check
+        return check(self.graph, self._running(mode), batch, backward, 4, optimizer)
+
+    def _running(self, mode: str) -> list[str]:
+        return [n for n in self.layers if mode == "train" or not self.graph.nodes[n]["train_only"]]
+
     def init(self, seed: int = 0) -> "Network":
         """Fresh, seeded weights (He before ReLU-family activations, Glorot otherwise)."""
         self.engine.init(seed)

@@ -13,23 +13,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from .format import fmt_rf, human
 from .gcpause import collector_paused
 from .ops import OPS, fmt_shape
 
 if TYPE_CHECKING:
     from .network import Network
-
-
-def human(n: float, unit: str = "") -> str:
-    """1234567 → '1.23 M'."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= factor:
-            return f"{n / factor:.2f} {prefix}{unit}"
-    return f"{n:g} {unit}".rstrip()
-
-
-def fmt_rf(rf: tuple[int, int]) -> str:
-    return str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}×{rf[1]}"
 
 
 def _json_rf(rf: tuple[int, int]) -> int | list[int]:
@@ -128,11 +117,17 @@ def table_lines(title: str, columns, rows) -> list[str]:
         + [fmt.format(*c) for c in cells]
 
 
-def summary_json(net: Network) -> str:
+def summary_json(net: Network, batch: int | None = None) -> str:
     """`summary --json`: indented, one layer a line (json.dumps with indent takes seconds on a
     100,000-layer network; this takes a fraction of one)."""
     with collector_paused():
         data = summary_dict(net)
+    if batch:
+        data["memory"] = {"batch": batch} | {
+            kind: {"total": f.total, "weights": f.weights, "gradients": f.gradients, "optimizer": f.optimizer,
+                   "activations": f.activations, "workspace": f.workspace}
+            for kind, f in (("training", net.footprint(batch, "train", True, "adam")),
+                            ("inference", net.footprint(batch, "eval", False, None)))}
     layers = data.pop("layers")
     head = json.dumps(data, indent=2)[:-2]  # without the closing "\n}"
     body = ",\n    ".join(json.dumps(layer, ensure_ascii=False) for layer in layers)
@@ -148,6 +143,14 @@ def build_table(net: Network, depth: int | None = None) -> Table:
     for cells, style in table_rows(net, depth):
         table.add_row(*cells, style=style)
     return table
+
+
+def memory_lines(net: Network, batch: int) -> list[str]:
+    """The estimated memory of a training step and of inference at a batch size (engine/memory.py)."""
+    train = net.footprint(batch, "train", True, "adam")
+    infer = net.footprint(batch, "eval", False, None)
+    return [f"Memory:       training step at batch {batch:,} (Adam) ≈ {human(train.total, 'B')}: {train.describe()}",
+            f"              inference at batch {batch:,} ≈ {human(infer.total, 'B')}: {infer.describe()}"]
 
 
 def footer_lines(net: Network) -> list[str]:
@@ -172,19 +175,21 @@ def footer_lines(net: Network) -> list[str]:
 RICH_ROWS = 500  # up to this many rows a terminal gets rich's styled table; beyond, the plain one
 
 
-def summary_text(net: Network, depth: int | None = None, width: int = 110, rows=None) -> str:
+def summary_text(net: Network, depth: int | None = None, width: int = 110, rows=None,
+                 batch: int | None = None) -> str:
     with collector_paused():
         rows = table_rows(net, depth) if rows is None else rows
         lines = table_lines(f"{net.name} — input {fmt_shape(net.input_shape)}", COLUMNS, rows)
-        return "\n".join(line.rstrip() for line in lines + [""] + footer_lines(net)) + "\n"
+        footer = footer_lines(net) + (memory_lines(net, batch) if batch else [])
+        return "\n".join(line.rstrip() for line in lines + [""] + footer) + "\n"
 
 
-def print_summary(net: Network, console: Console, depth: int | None = None) -> None:
+def print_summary(net: Network, console: Console, depth: int | None = None, batch: int | None = None) -> None:
     with collector_paused():
         rows = table_rows(net, depth)
     if console.is_terminal and len(rows) <= RICH_ROWS:
         console.print(build_table(net, depth))
-        for line in footer_lines(net):
+        for line in footer_lines(net) + (memory_lines(net, batch) if batch else []):
             console.print(line, highlight=False, soft_wrap=True)
         return
-    console.file.write(summary_text(net, depth, rows=rows))
+    console.file.write(summary_text(net, depth, rows=rows, batch=batch))

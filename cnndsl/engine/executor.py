@@ -42,12 +42,15 @@ class Engine:
         self._tape: dict | None = None
         self._loss_seeds: dict[str, np.ndarray] = {}
         self.outputs: dict[str, np.ndarray] = {}
+        self.logits: dict[str, np.ndarray] = {}
+        self.input_grad: np.ndarray | None = None
 
     # ---- parameters ------------------------------------------------------------------------------
     def init(self, seed: int = 0) -> None:
         """He-normal weights before a ReLU-family activation, Glorot-uniform otherwise; biases
         U(±1/√fan_in) as PyTorch does; batch norm γ=1, β=0, running mean 0 and variance 1.
         Each layer draws from its own stream, seeded by (seed, its name): stable under unrelated edits."""
+        memory.check_weights(self.g, self.dtype.itemsize)
         self.params, self.state, self.grads = {}, {}, {}
         for node in self.g:
             data = self.g.nodes[node]
@@ -153,6 +156,11 @@ class Engine:
                       "x_shape": x.shape} if grad else None
         self._loss_seeds = {}
         return acts[self.g.graph["output"]]
+
+    def release(self) -> None:
+        """Drop the last forward's tape, outputs and gradients (the weights stay)."""
+        self._tape, self._loss_seeds, self.outputs, self.logits, self.grads = None, {}, {}, {}, {}
+        self.input_grad = None
 
     def _logits(self, end: str) -> str:
         """A trailing softmax is fused with the loss: its input holds the logits."""

@@ -1,49 +1,231 @@
-"""Refuse a batch whose activations would not fit in memory, before allocating anything."""
+"""The memory a run needs, estimated before anything is allocated, and refused when it cannot fit.
+
+The footprint of a forward (and backward) pass at batch N is the sum of
+  weights        parameters and running statistics (float32)
+  gradients      one per parameter, with backward
+  optimizer      Adam's two moments, SGD's velocity, when training
+  activations    the peak of what is alive at once: at inference each layer's output is freed once its
+                 last reader has run (a sweep over the layers, as the executor does); for backward every
+                 tensor an op saves (`Op.saves`) stays until backward reaches it, and the gradients in
+                 flight come on top
+  workspace      the convolution tiles of every thread, Winograd's transformed filters
+and is compared with the memory this process may still use: the smallest of MemAvailable, the cgroup's
+limit less its usage, and RLIMIT_AS less the address space already mapped.
+"""
 
 from __future__ import annotations
 
 import math
 import os
+import resource
+from dataclasses import dataclass
 
 import networkx as nx
 
 from ..errors import CnnError
-from ..kernels.conv import WORKSPACE
-from ..kernels.parallel import WORKERS
-from ..summary import human
+from ..format import human
+from ..kernels import choice
+from ..kernels.workspace import FLAT_WORKSPACE, WORKSPACE
+from ..ops import OPS
+from ..threads import threads_from_env
+
+HEADROOM = 0.85      # of the available memory a run may plan to use
+SLOTS = {"adam": 2, "sgd": 1, None: 0}
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Bytes, per part; `per_image` is what one more image adds (activations only)."""
+
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    workspace: int
+    per_image: int
+    largest: str  # the layer whose output is largest
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.workspace
+
+    def describe(self) -> str:
+        parts = [("weights", self.weights), ("gradients", self.gradients), ("optimizer state", self.optimizer),
+                 ("activations", self.activations), ("workspace", self.workspace)]
+        return ", ".join(f"{name} {human(b, 'B')}" for name, b in parts if b)
+
+
+def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4,
+             optimizer: str | None = None) -> Footprint:
+    data = {n: g.nodes[n] for n in ["input"] + nodes}
+    size = {n: math.prod(d["shape"]) for n, d in data.items()}
+    params = sum(d["n_params"] for d in data.values())
+    state = sum(math.prod(s) for d in data.values() for s in d["state"].values())
+    threads = threads_from_env()
+    ws = {n: _conv_workspace(d, batch, threads, grad) for n, d in data.items() if d["op"] == "conv"}
+    sweep = _backward_peak if grad else _inference_peak
+    peak, ws_at_peak = sweep(g, nodes, data, size, batch, ws)
+    largest = max(nodes, key=lambda n: size[n]) if nodes else "input"
+    return Footprint(weights=(params + state) * itemsize, gradients=params * itemsize if grad else 0,
+                     optimizer=SLOTS[optimizer] * params * itemsize,
+                     activations=(peak - ws_at_peak) * itemsize, workspace=ws_at_peak * itemsize,
+                     per_image=-(-(peak - ws_at_peak) // max(batch, 1)) * itemsize, largest=largest)
+
+
+def _conv_workspace(d: dict, batch: int, threads: int, grad: bool) -> int:
+    """Elements of scratch one convolution uses at once: each thread's column tiles (the kernels keep them
+    within a budget), and, on the Winograd path, the transformed filters (and each thread's gradient)."""
+    w, a = d["params"]["weight"], d["attrs"]
+    if choice.use_winograd(w, a["stride"], a["dilation"], a["groups"], batch, d["shape"][1:]):
+        return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * WORKSPACE
+    if choice.pointwise(w, a["stride"], a["pad"], a["dilation"], a["groups"]):
+        return 0
+    budget = FLAT_WORKSPACE if choice.use_flat(w, a["stride"], a["groups"]) else WORKSPACE
+    k, (oh, ow) = w[1] * w[2] * w[3], d["shape"][1:]
+    columns = max(budget // k, ow)  # a tile's columns, as kernels/conv.py's `tiles` cuts them
+    if oh * ow <= columns:  # whole images per tile
+        columns = oh * ow * min(max(1, columns // (oh * ow)), -(-batch // threads))
+    return k * columns * min(threads, batch) * (2 if grad else 1)
+
+
+def _inference_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, int]:
+    """The most elements alive at once when each output is freed after its last reader, each layer's
+    scratch counted while it runs; and that scratch."""
+    running = set(nodes)
+    uses = {n: sum(1 for s in g.successors(n) if s in running) for n in data}
+    live = size["input"] * batch
+    peak, at_peak = live, 0
+    for node in nodes:
+        live += size[node] * batch
+        if live + ws.get(node, 0) > peak:
+            peak, at_peak = live + ws.get(node, 0), ws.get(node, 0)
+        for i in dict.fromkeys(data[node]["inputs"]):
+            uses[i] -= 1
+            if uses[i] <= 0:
+                live -= size[i] * batch
+    return peak, at_peak
+
+
+def _backward_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, int]:
+    """The most elements alive at once in a training step: at the end of forward, everything the ops
+    keep for backward (`Op.saves`); during backward, what is still kept (a tensor goes once the last
+    layer that keeps it, walking back, is done) plus the gradients in flight."""
+    index = {n: i for i, n in enumerate(nodes)}
+    release: dict[str, int] = {}  # kept tensor → index of the earliest layer that keeps it
+    extra = [0] * len(nodes)       # masks, indices, scales: freed with their own layer
+    for i, node in enumerate(nodes):
+        d = data[node]
+        for what in OPS[d["op"]].saves(d["attrs"]):
+            if what == "extra":
+                extra[i] += size[node]
+                continue
+            for t in (d["inputs"] if what == "input" else [node]):
+                release[t] = min(release.get(t, i), i)
+    ends = [e for e in dict.fromkeys([g.graph["output"]] + [h["node"] for h in g.graph["aux_heads"]]) if e in index]
+    for e in ends:
+        release.setdefault(e, index[e])
+    kept = sum(size[t] for t in release) + sum(extra)
+    freed_at: dict[int, int] = {}
+    for t, i in release.items():
+        freed_at[i] = freed_at.get(i, 0) + size[t]
+    peak, at_peak = kept * batch, 0
+    pending = {e: size[e] for e in ends}
+    in_flight = sum(pending.values())
+    for i in range(len(nodes) - 1, -1, -1):
+        node = nodes[i]
+        if node in pending:
+            made = sum(size[x] for x in dict.fromkeys(data[node]["inputs"]) if x not in pending)
+            here = (kept + in_flight + made) * batch + ws.get(node, 0)
+            if here > peak:
+                peak, at_peak = here, ws.get(node, 0)
+            for x in dict.fromkeys(data[node]["inputs"]):
+                if x not in pending:
+                    pending[x] = size[x]
+            in_flight += made - pending.pop(node)
+        kept -= freed_at.get(i, 0) + extra[i]
+    return peak, at_peak
 
 
 def available_bytes() -> int:
-    """MemAvailable from /proc/meminfo; elsewhere the physical memory."""
+    """What this process may still allocate: MemAvailable, a cgroup's limit and RLIMIT_AS, whichever
+    is least; the physical memory when none can be read."""
+    candidates = []
+    meminfo = _read_meminfo()
+    if meminfo is not None:
+        candidates.append(meminfo)
+    cgroup = _cgroup_room()
+    if cgroup is not None:
+        candidates.append(cgroup)
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        candidates.append(max(soft - _mapped_bytes(), 0))
+    if not candidates:
+        candidates.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return min(candidates)
+
+
+def _read_meminfo() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError):
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None
 
 
-def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4) -> int:
-    """An upper estimate of the bytes a forward pass (and its backward, with grad) needs: every
-    activation, kept for backward or not, plus the convolution tiles' workspace and, for 3×3 layers,
-    Winograd's transformed filters (16 per filter and channel) and each thread's weight-gradient sum."""
-    acts = sum(math.prod(g.nodes[n]["shape"]) for n in nodes)
-    factor = 2 if grad else 1  # backward holds caches (about one more copy) and gradients
-    workspace = 3 * WORKSPACE * WORKERS  # convolution tiles: columns, their gradient, the output's
-    filters = [g.nodes[n]["params"].get("weight", ()) for n in nodes if g.nodes[n]["op"] == "conv"]
-    winograd = max((16 * w[0] * w[1] for w in filters if tuple(w[2:]) == (3, 3)), default=0)
-    workspace += winograd * ((WORKERS + 1) if grad else 1)
-    return (factor * acts * batch + workspace) * itemsize
+def _cgroup_room() -> int | None:
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                limit = f.read().strip()
+            with open(usage_file) as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 1 << 60:
+            return None
+        return max(int(limit) - usage, 0)
+    return None
 
 
-def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4) -> None:
-    need, have = estimate(g, nodes, batch, grad, itemsize), available_bytes()
-    if need > 0.9 * have:
-        fixed = estimate(g, nodes, 0, grad, itemsize)
-        per = estimate(g, nodes, 1, grad, itemsize) - fixed
-        fits = max(int((0.9 * have - fixed) // max(per, 1)), 0)
-        raise CnnError(f"a batch of {batch} needs about {human(need, 'B')} for its activations, but only "
-                       f"{human(have, 'B')} of memory is available",
-                       hint=f"use a batch of at most {fits}" if fits else "use a smaller input")
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4,
+          optimizer: str | None = None) -> Footprint:
+    """The footprint, or a CnnError with the figure, the largest layer and a batch that fits."""
+    need = estimate(g, nodes, batch, grad, itemsize, optimizer)
+    have = available_bytes()
+    if need.total > HEADROOM * have:
+        fixed = need.total - need.activations
+        fits = int((HEADROOM * have - fixed) // max(need.per_image, 1))
+        shape = "×".join(map(str, g.nodes[need.largest]["shape"]))
+        what = "training step" if optimizer else ("forward and backward pass" if grad else "forward pass")
+        hint = (f"use a batch of at most {fits}" if fits >= 1 else
+                "the weights alone do not fit: make the largest layers smaller")
+        raise CnnError(f"a {what} at batch {batch:,} needs about {human(need.total, 'B')} "
+                       f"({need.describe()}), but only {human(have, 'B')} of memory is available; the largest "
+                       f"output is {need.largest}'s, {shape} per image", hint=hint)
+    return need
+
+
+def check_weights(g: nx.DiGraph, itemsize: int = 4) -> None:
+    """Before weights are made: refuse a network whose parameters alone cannot fit."""
+    nodes = [n for n in g if n != "input"]
+    need = sum(g.nodes[n]["n_params"] + sum(math.prod(s) for s in g.nodes[n]["state"].values())
+               for n in nodes) * itemsize
+    have = available_bytes()
+    if need > HEADROOM * have:
+        largest = max(nodes, key=lambda n: g.nodes[n]["n_params"])
+        raise CnnError(f"the weights alone need {human(need, 'B')}, but only {human(have, 'B')} of memory is "
+                       f"available; the largest layer is {largest}, with {g.nodes[largest]['n_params']:,} parameters",
+                       hint="make the largest layers smaller (a dense layer after a large feature map is the usual cause)")

@@ -6,7 +6,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..summary import human
+from ..format import human
 from .runner import RunResult
 
 

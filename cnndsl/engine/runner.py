@@ -12,6 +12,7 @@ from time import perf_counter
 import numpy as np
 
 from ..errors import CnnError
+from ..files import read_npy
 
 
 @dataclass
@@ -23,6 +24,7 @@ class RunResult:
     layers: list[dict] = field(default_factory=list)
     loss: float | None = None
     peak_bytes: int = 0
+    note: str | None = None  # what the run chose for the user (an output gradient), to print
 
     def to_dict(self) -> dict:
         step = self.forward_s + (self.backward_s or 0.0)
@@ -32,12 +34,7 @@ class RunResult:
 
 
 def load_array(path: str | Path, what: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise CnnError(f"no {what} file {path}") from None
-    except (OSError, ValueError) as e:
-        raise CnnError(f"{path} is not a readable .npy array ({e})") from None
+    return read_npy(path, what, kinds="f")
 
 
 def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | None = None,
@@ -50,13 +47,14 @@ def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | 
         x = rng.standard_normal((batch,) + tuple(net.input_shape)).astype(np.float32)
     batch = x.shape[0] if x.ndim else batch
     backward = backward or dy is not None
-    labels = None
+    labels, note = None, None
     if backward and dy is None:
-        classes = net.output_shape[0] if len(net.output_shape) == 1 else None
-        if classes is None:
-            raise CnnError(f"--backward alone needs a 1-D output for its loss; {net.name} gives "
-                           f"{'×'.join(map(str, net.output_shape))}", hint="give --grad-output dy.npy instead")
-        labels = rng.integers(0, classes, batch)
+        if len(net.output_shape) == 1:
+            labels = rng.integers(0, net.output_shape[0], batch)
+        else:  # a feature map: no loss to take; back-propagate a seeded random gradient instead
+            dy = rng.standard_normal((batch,) + tuple(net.output_shape)).astype(np.float32)
+            note = (f"the output is a {'×'.join(map(str, net.output_shape))} feature map: back-propagated a "
+                    f"random output gradient (standard normal, seed {seed}); give --grad-output dy.npy for your own")
     eng = net.engine
     fwd, bwd, per_f, per_b = [], [], [], []
     loss = None
@@ -83,4 +81,4 @@ def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | 
               for n in per_f[0]]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     return RunResult(batch, mode, statistics.median(fwd), statistics.median(bwd) if backward else None, layers,
-                     loss, peak)
+                     loss, peak, note)

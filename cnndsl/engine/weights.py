@@ -1,17 +1,16 @@
 """Weights as .npz, keyed by node name: `conv1.weight`, `conv1.bias`, `bn1.running_mean`, … in PyTorch's
-layouts (conv OIHW, dense [out, in]), in the order the layers appear in the expanded source."""
+layouts (conv OIHW, dense [out, in]), in the order the layers appear in the expanded source. A training
+checkpoint is accepted as a weights file too: its weights and running statistics are taken."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import CnnError
+from ..files import read_npz, write_npz
 
 if TYPE_CHECKING:
     from .executor import Engine
@@ -26,35 +25,16 @@ def expected(engine: "Engine") -> dict[str, tuple]:
     return out
 
 
-def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Atomically: a temporary file in the same folder, then a rename — a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save(engine: "Engine", path: str | Path) -> Path:
     arrays = engine.flat("params") | engine.flat("state")
-    return write_npz(path, {k: arrays[k] for k in expected(engine)})
+    return write_npz(path, {k: arrays[k] for k in expected(engine)}, "weights file")
 
 
 def load(engine: "Engine", path: str | Path) -> None:
     want = expected(engine)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            got = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise CnnError(f"no weights file {path}") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise CnnError(f"{path} is not a readable .npz weights file ({e})") from None
+    got = read_npz(path, "weights file", kinds="fiu")
+    if "meta" in got and any(k.startswith("weights/") for k in got):  # a training checkpoint: its weights
+        got = {k.partition("/")[2]: v for k, v in got.items() if k.startswith(("weights/", "buffers/"))}
     missing = [k for k in want if k not in got]
     extra = [k for k in got if k not in want]
     misshaped = [f"{k}: file {tuple(got[k].shape)}, network {want[k]}" for k in want

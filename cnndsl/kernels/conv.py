@@ -17,6 +17,8 @@ import numpy as np
 from numba import njit
 
 from . import flat, taps, winograd
+from . import choice
+from .workspace import FLAT_WORKSPACE, WORKSPACE
 from .parallel import WORKERS, add_product_t, over_batch, run_batched, sum_parts
 from .rows import copy, fill, inside
 
@@ -204,7 +206,6 @@ def bias_grad(dy: np.ndarray) -> np.ndarray:
 MIN_COLUMNS_PER_CHUNK = 64
 # The column buffer of one tile, in elements (8 MB of float32): it stays in cache, and memory stays
 # close to the activations' (a whole batch's columns are C·kh·kw/C times the input).
-WORKSPACE = 1 << 21
 
 
 def tiles(n_img: int, oh: int, ow: int, k: int) -> list[tuple[int, int, int, int]]:
@@ -218,28 +219,6 @@ def tiles(n_img: int, oh: int, ow: int, k: int) -> list[tuple[int, int, int, int
     bands = -(-oh // max(1, budget // ow))
     rows = -(-oh // bands)  # bands of equal height: a thin last band makes narrow, slow GEMMs
     return [(a, a + 1, r, min(r + rows, oh)) for a in range(n_img) for r in range(0, oh, rows)]
-
-
-def _pointwise(w: np.ndarray, stride, pad, dilation, groups: int) -> bool:
-    """A 1×1 convolution with stride 1 and no padding is a matrix product per image: no im2col."""
-    return w.shape[2:] == (1, 1) and tuple(stride) == (1, 1) and tuple(pad) == (0, 0) and groups == 1
-
-
-# Winograd for 3×3 stride-1 layers with at least this many input and output channels per group, 2×2-output
-# tiles in the batch and output rows and columns: below them the transforms (of the data, and of the
-# filters once per call) cost more than the multiplications they save — a 7×7 map's tiles compute 64
-# outputs for 49, and its narrow GEMMs run slowly (docs/performance.md).
-MIN_WINOGRAD_CHANNELS = 16
-MIN_WINOGRAD_TILES = 128
-MIN_WINOGRAD_SIDE = 8
-
-
-def _use_winograd(w: np.ndarray, stride, dilation, groups: int, n: int, out_hw) -> bool:
-    f, cg, kh, kw = w.shape
-    tiles = n * ((out_hw[0] + 1) // 2) * ((out_hw[1] + 1) // 2)
-    return ((kh, kw) == (3, 3) and tuple(stride) == (1, 1) and tuple(dilation) == (1, 1)
-            and min(cg, f // groups) >= MIN_WINOGRAD_CHANNELS and tiles >= MIN_WINOGRAD_TILES
-            and min(out_hw) >= MIN_WINOGRAD_SIDE)
 
 
 def _images_or_bands(work: Callable, n: int, rows: int, worth_it: bool) -> list:
@@ -314,17 +293,6 @@ def _winograd_backward(dy, x, w, pad, groups, need_dx, need_dw):
         du = sum_parts([p for p, _ in parts])
         dw = np.concatenate([winograd.filter_transform_adjoint(du[g]) for g in range(groups)])
     return dx, dw
-
-
-# The padded-width grid (kernels/flat.py) for stride-1 layers with at most this many filters per group,
-# whose GEMMs are memory-bound: LeNet-5's 6 and 16 (docs/performance.md). Forward and weight gradient
-# are direct (kernels/taps.py); the input gradient is a GEMM and col2im on the grid.
-MAX_FLAT_FILTERS = 32
-FLAT_WORKSPACE = 1 << 18  # memory-bound: columns (or padded planes) that stay in the core's L2 cache
-
-
-def _use_flat(w: np.ndarray, stride, groups: int) -> bool:
-    return tuple(stride) == (1, 1) and w.shape[0] // groups <= MAX_FLAT_FILTERS
 
 
 def _images_per_buffer(n: int, c: int, s: int, pad) -> int:
@@ -418,10 +386,10 @@ def _flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw):
 
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad, dilation, groups: int,
                  out_hw) -> np.ndarray:
-    if _use_winograd(w, stride, dilation, groups, x.shape[0], out_hw):
+    if choice.use_winograd(w.shape, stride, dilation, groups, x.shape[0], out_hw):
         return _winograd_forward(x, w, b, pad, groups, out_hw)
-    pointwise = _pointwise(w, stride, pad, dilation, groups)
-    if not pointwise and _use_flat(w, stride, groups):
+    pointwise = choice.pointwise(w.shape, stride, pad, dilation, groups)
+    if not pointwise and choice.use_flat(w.shape, stride, groups):
         return _flat_forward(x, w, b, pad, dilation, groups, out_hw)
     n = x.shape[0]
     f, cg, kh, kw = w.shape
@@ -467,10 +435,10 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
     db = None
     if has_bias:
         db = bias_grad(dy3)
-    if _use_winograd(w, stride, dilation, groups, n, (oh, ow)):
+    if choice.use_winograd(w.shape, stride, dilation, groups, n, (oh, ow)):
         return (*_winograd_backward(dy, x, w, pad, groups, need_dx, need_dw), db)
-    pointwise = _pointwise(w, stride, pad, dilation, groups)
-    if not pointwise and _use_flat(w, stride, groups):
+    pointwise = choice.pointwise(w.shape, stride, pad, dilation, groups)
+    if not pointwise and choice.use_flat(w.shape, stride, groups):
         return (*_flat_backward(dy, x, w, pad, dilation, groups, need_dx, need_dw), db)
     dx = np.zeros_like(x) if need_dx else None
 

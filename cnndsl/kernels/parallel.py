@@ -11,7 +11,6 @@ to one thread per chunk; outside it, BLAS keeps all its threads (one large GEMM 
 from __future__ import annotations
 
 import ctypes
-import os
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from functools import cache
@@ -19,8 +18,10 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
+from ..threads import threads_from_env
+
 T = TypeVar("T")
-WORKERS = max(1, int(os.environ.get("CNNDSL_THREADS", 0)) or min(os.cpu_count() or 1, 8))
+WORKERS = threads_from_env()
 
 
 @cache

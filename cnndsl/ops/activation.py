@@ -13,11 +13,14 @@ _parallel = kernel_module("parallel")
 
 
 class _Activation(Op):
-    """y = f(x) element-wise; backward reads what `saves` names ("x" or "y") to form f′."""
+    """y = f(x) element-wise; backward reads what `keeps` names ("x" or "y") to form f′."""
 
     family = "activation"
     fuses = True
-    saves = "y"
+    keeps = "y"
+
+    def saves(self, a):
+        return ("input",) if self.keeps == "x" else ("output",)
 
     def flops(self, a, ins, out):
         return numel(out)
@@ -26,7 +29,7 @@ class _Activation(Op):
         (x,) = xs
         y = np.empty_like(x)
         _parallel.over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
-        return y, ((x if self.saves == "x" else y) if ctx.keep else None)
+        return y, ((x if self.keeps == "x" else y) if ctx.keep else None)
 
     def backward(self, a, dy, saved, params, ctx):
         dx = np.empty_like(dy)
@@ -87,7 +90,7 @@ class LeakyReLU(_Activation):
     name = "leakyrelu"
     help = "x if x > 0 else slope·x"
     options = (Arg("slope", "float", 0.01),)
-    saves = "x"
+    keeps = "x"
 
     def kernel_forward(self, a, x, y):
         k.leakyrelu_forward(x, a["slope"], y)
@@ -127,6 +130,9 @@ class Softmax(Op):
 
     def flops(self, a, ins, out):
         return 3 * numel(out)
+
+    def saves(self, a):
+        return ("output",)
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs

@@ -13,6 +13,7 @@ import numpy as np
 from typing import Any, ClassVar
 
 from ..errors import clip, suggest
+from ..format import fmt_shape, fmt_size  # noqa: F401 — re-exported for the ops
 
 Shape = tuple[int, ...]
 Attrs = dict[str, Any]
@@ -46,14 +47,6 @@ class Arg:
     kind: str  # int, count, size, pad, float, prob, bool
     default: Any = REQUIRED
     help: str = ""
-
-
-def fmt_shape(shape: Shape) -> str:
-    return "×".join(str(d) for d in shape)
-
-
-def fmt_size(size: tuple[int, int]) -> str:
-    return f"{size[0]}×{size[1]}"
 
 
 def numel(shape: Shape) -> int:
@@ -184,6 +177,11 @@ class Op:
     def describe(self, a: Attrs) -> str:
         """The op as a table row or a diagram node reads it: 'conv 64 3×3 /2'."""
         return self.name
+
+    def saves(self, a: Attrs) -> tuple[str, ...]:
+        """What forward keeps for backward, for the memory estimate: "input" (the input tensors),
+        "output", or "extra" (a new tensor of the output's size: a mask, indices, a scale)."""
+        return ()
 
     # ---- execution (batched: arrays carry the batch as their first axis) -------------------------
     def forward(self, a: Attrs, xs: list[np.ndarray], params: dict[str, np.ndarray], ctx: "RunContext"):

@@ -35,6 +35,9 @@ class Conv(Op):
         Arg("bias", "bool", True),
     )
 
+    def saves(self, a):
+        return ("input",)
+
     def resolve(self, args, options):
         a = resolve_pad(super().resolve(args, options), self.name)
         if a["out_channels"] % a["groups"]:

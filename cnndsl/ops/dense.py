@@ -15,6 +15,9 @@ class Dense(Op):
     positional = (Arg("out_features", "int", help="output features"),)
     options = (Arg("bias", "bool", True),)
 
+    def saves(self, a):
+        return ("input",)
+
     def infer(self, a, ins):
         (x,) = ins
         if len(x) != 1:

@@ -13,6 +13,9 @@ class Dropout(Op):
     help = "zeroes activations with probability p in training; identity at inference"
     positional = (Arg("p", "prob", help="drop probability"),)
 
+    def saves(self, a):
+        return ("extra",) if a["p"] > 0 else ()
+
     def describe(self, a):
         return f"dropout {a['p']:g}"
 

@@ -27,6 +27,9 @@ class LRN(Op):
         Arg("k", "float", 2.0),
     )
 
+    def saves(self, a):
+        return ("input", "extra")
+
     def infer(self, a, ins):
         needs_image(self, ins[0])
         return ins[0]
@@ -61,6 +64,9 @@ class BatchNorm(Op):
     fuses = True
     help = "normalize each channel by batch statistics (running statistics at inference), then gamma·x + beta"
     options = (Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1))
+
+    def saves(self, a):
+        return ("input",)
 
     def infer(self, a, ins):
         if len(ins[0]) not in (1, 3):

@@ -63,6 +63,9 @@ class MaxPool(_Pool):
     help = "max over each window; stride defaults to the kernel"
     finite_forward = True  # a selection (backward sums overlapping windows' gradients: checked)
 
+    def saves(self, a):
+        return ("extra",)
+
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import graphviz
 import networkx as nx
 
 from ..errors import CnnError
+from ..files import check_output, write_bytes
 from ..ops import OPS, fmt_shape
 from ..summary import block_call
 from .view import Edge, Unit, View, build_view
@@ -49,6 +51,9 @@ def diagram(net, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digr
     """The graphviz Digraph of a Network (deterministic: the same input gives the same DOT)."""
     g: nx.DiGraph = net.graph
     view = build_view(g, depth)
+    if len(view.units) > MAX_BOXES:
+        raise CnnError(f"the diagram would have {len(view.units):,} boxes, more than Graphviz lays out in "
+                       f"reasonable time ({MAX_BOXES:,})", hint="fold the blocks with --depth 0 or --depth 1")
     dot = graphviz.Digraph(net.name, graph_attr=dict(
         rankdir=rankdir, fontname=FONT, fontsize="11", nodesep="0.25", ranksep="0.32", newrank="true",
         label=_title(net), labelloc="t", labeljust="l"),
@@ -71,32 +76,55 @@ def diagram(net, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digr
     return dot
 
 
+MAX_BOXES = 3000       # Graphviz lays out more boxes than this for minutes: fold the blocks, or refuse
+DOT_TIMEOUT = 60.0     # seconds: a layout that takes longer is stopped, never left hanging
+
+
 def render(net, out: str | Path, depth: int | None = None, rankdir: str = "TB") -> Path:
-    """Write the diagram; the format is the file's extension (.svg, .png, .pdf, .dot)."""
+    """Write the diagram; the format is the file's extension (.svg, .png, .pdf, .dot). Written
+    atomically: a failure leaves an existing file as it was."""
     out = Path(out)
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise CnnError(f"cannot tell the format of '{out}': use a .svg, .png, .pdf or .dot file name")
+    check_output(out, "the diagram")
     dot = diagram(net, depth, rankdir)
-    if fmt == "dot":
-        data = dot.source.encode()
-    else:
-        if shutil.which("dot") is None:
-            raise CnnError(DOT_MISSING)
-        data = dot.pipe(format=fmt)
+    data = dot.source.encode() if fmt == "dot" else layout(dot.source, fmt)
+    return write_bytes(out, data, "the diagram")
+
+
+def layout(source: str, fmt: str, timeout: float = DOT_TIMEOUT) -> bytes:
+    """Graphviz's `dot` on DOT source, with a time limit."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise CnnError(DOT_MISSING)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-    except OSError as e:
-        raise CnnError(f"cannot write {out}: {e.strerror}") from None
-    return out
+        run = subprocess.run([exe, f"-T{fmt}"], input=source.encode(), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CnnError(f"Graphviz took more than {timeout:g} s to lay the diagram out",
+                       hint="draw fewer boxes with --depth 0 or --depth 1") from None
+    if run.returncode != 0:
+        message = run.stderr.decode(errors="replace").strip().splitlines()
+        raise CnnError(f"Graphviz could not draw the diagram: {message[-1] if message else run.returncode}")
+    return run.stdout
 
 
 def svg(net, depth: int | None = None) -> str:
-    return diagram(net, depth).pipe(format="svg").decode()
+    return layout(diagram(net, depth).source, "svg").decode()
 
 
 # ---- pieces ----------------------------------------------------------------------------------------
+
+def _runs(words) -> list[str]:
+    """Repeated neighbours folded: ReLU, ReLU, ReLU → 'ReLU ×3'."""
+    out: list[list] = []
+    for word in words:
+        if out and out[-1][0] == word:
+            out[-1][1] += 1
+        else:
+            out.append([word, 1])
+    return [w if k == 1 else f"{w} ×{k}" for w, k in out]
+
 
 def _title(net) -> str:
     aux = net.param_count - net.inference_param_count
@@ -175,7 +203,7 @@ def _label(unit: Unit, g: nx.DiGraph) -> str:
         times = f" ×{unit.count}" if unit.count > 1 else ""
         return (f"<<b>{html.escape(call)}{times}</b><br/>"
                 f"<font point-size='8' color='#555555'>{html.escape(name)} · {small or 'no params'}</font>>")
-    main = " · ".join(_describe(n, g) for n in unit.nodes)
+    main = " · ".join(_runs(_describe(n, g) for n in unit.nodes))
     name = unit.id.rsplit(".", 1)[-1]
     sub = " · ".join(x for x in (name, small) if x)
     return f"<<b>{html.escape(main)}</b><br/><font point-size='8' color='#555555'>{html.escape(sub)}</font>>"

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from ..errors import CnnError
+from ..files import check_output, write_text
 from ..network import load
 from ..resources import shipped_architectures
-from .dot import diagram, render
+from .dot import diagram, layout
 
 STAMP = "<!-- cnndsl-dot-sha256: {} -->"
 
@@ -22,11 +24,14 @@ def dot_digest(name: str) -> str:
 
 def write_gallery(folder: str | Path) -> list[Path]:
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CnnError(f"the gallery folder {folder} is a file")
+    check_output(folder / "x.svg", "the gallery")
     written = []
     for name in shipped_architectures():
-        path = render(load(name), folder / f"{name}.svg")
-        text = path.read_text()
+        dot = diagram(load(name))
+        text = layout(dot.source, "svg").decode()
         head, sep, rest = text.partition("<svg")
-        path.write_text(f"{head}{STAMP.format(dot_digest(name))}\n{sep}{rest}")
-        written.append(path)
+        digest = hashlib.sha256(dot.source.encode()).hexdigest()
+        written.append(write_text(folder / f"{name}.svg", f"{head}{STAMP.format(digest)}\n{sep}{rest}", "gallery"))
     return written

@@ -8,13 +8,16 @@ Every source yields a fixed train / validation / test split of float32 images (N
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CnnError
+from ..files import read_npz
 
 SPLIT_SEED = 20240501  # the split never depends on --seed: runs with different seeds share it
 
@@ -32,6 +35,18 @@ class DataSet:
     val: Split
     test: Split
     classes: int
+    image_shape: tuple[int, ...] = ()  # the images as the source holds them, before adaptation
+
+    def adapted(self, input_shape: tuple[int, ...], outputs: int) -> list[str]:
+        """One line for each way the data were fitted to the network, to print before training."""
+        notes = []
+        if self.image_shape and tuple(self.image_shape) != tuple(input_shape):
+            notes.append(f"note: the {'×'.join(map(str, self.image_shape))} images are resampled to the network's "
+                         f"input, {'×'.join(map(str, input_shape))}")
+        if outputs > self.classes:
+            notes.append(f"note: the network has {outputs} outputs but the data have {self.classes} classes; "
+                         f"outputs {self.classes}…{outputs - 1} are never the answer")
+        return notes
 
     def describe(self) -> str:
         shape = "×".join(map(str, self.train.x.shape[1:]))
@@ -53,19 +68,26 @@ def load_data(source: str, input_shape: tuple[int, int, int], classes: int) -> D
             val_idx, train_idx = order[:n_val], order[n_val:]
             parts = ((train_x[train_idx], train_y[train_idx]), (train_x[val_idx], train_y[val_idx]), (test_x, test_y))
             name = f"MNIST IDX files in {path}"
-        elif path.suffix == ".npz" and path.exists():
+        elif path.suffix == ".npz" and path.is_file():
             images, labels = _npz(path)
             parts = _split(images, labels, (0.7, 0.15))
             name = str(path)
         else:
             raise CnnError(f"--data must be `digits`, a folder of MNIST IDX files, or an .npz file; "
                            f"'{source}' is none of these")
+    source = tuple(parts[0][0].shape[1:]) if parts[0][0].ndim == 4 else (1,) + tuple(parts[0][0].shape[1:])
     splits = [Split(adapt(x, input_shape, name), _check_labels(y, classes, name)) for x, y in parts]
     mean, std = float(splits[0].x.mean()), float(splits[0].x.std()) or 1.0
     for s in splits:
         s.x -= mean
         s.x /= std
-    return DataSet(name, *splits, classes)
+    return DataSet(name, *splits, _classes(parts, classes), source)
+
+
+def _classes(parts, outputs: int) -> int:
+    """The number of classes the labels use (at most the network's outputs, checked before)."""
+    top = max((int(y.max()) for _, y in parts if y.size), default=outputs - 1)
+    return max(top + 1, 1)
 
 
 def _split(images, labels, fractions):
@@ -94,11 +116,14 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 def read_idx(path: Path) -> np.ndarray:
     """One IDX file (gzip or not): magic 0x0000 TT DD, DD big-endian uint32 sizes, then the data."""
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CnnError(f"cannot read {path}: {e.strerror}") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             raise CnnError(f"{path}: the gzip stream is corrupt or truncated ({e})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
         raise CnnError(f"{path} is not an IDX file (its first four bytes are {raw[:4].hex() or 'missing'})",
@@ -107,8 +132,10 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 + 4 * ndim:
         raise CnnError(f"{path}: the header is truncated")
     dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    if min(dims) < 1:
+        raise CnnError(f"{path}: the header announces {'×'.join(map(str, dims))} values; no size may be 0")
     dtype = np.dtype(_IDX_TYPES[raw[2]])
-    need = int(np.prod(dims)) * dtype.itemsize
+    need = math.prod(dims) * dtype.itemsize
     body = raw[4 + 4 * ndim:]
     if len(body) != need:
         raise CnnError(f"{path}: the header announces {'×'.join(map(str, dims))} values ({need:,} bytes) but the "
@@ -131,24 +158,32 @@ def _mnist_folder(folder: Path):
     for x, y, which in ((train_x, train_y, "train"), (test_x, test_y, "t10k")):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise CnnError(f"{folder}: the {which} images {x.shape} and labels {y.shape} do not match")
+        if y.dtype.kind not in "iu":
+            raise CnnError(f"{folder}: the {which} labels are {y.dtype}, not whole numbers")
+    if len(train_y) < 2:
+        raise CnnError(f"{folder}: {len(train_y)} training images are too few to split off a validation set")
     scale = 255.0 if train_x.dtype == np.uint8 else 1.0
     return (train_x.astype(np.float32) / scale, train_y.astype(np.int64),
             test_x.astype(np.float32) / scale, test_y.astype(np.int64))
 
 
 def _npz(path: Path):
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if "x" not in f.files or "y" not in f.files:
-                raise CnnError(f"{path} must hold arrays `x` (images) and `y` (labels); it holds {', '.join(f.files)}")
-            x, y = f["x"], f["y"]
-    except (OSError, ValueError) as e:
-        raise CnnError(f"{path} is not a readable .npz file ({e})") from None
+    arrays = read_npz(path, "data set", kinds="fiub")
+    if "x" not in arrays or "y" not in arrays:
+        raise CnnError(f"{path} must hold arrays `x` (images) and `y` (labels); it holds "
+                       f"{', '.join(arrays) or 'nothing'}")
+    x, y = arrays["x"], arrays["y"]
+    if x.dtype.kind not in "fiu":
+        raise CnnError(f"{path}: `x` holds {x.dtype} values; expected pixel values (numbers)")
     if x.ndim not in (3, 4) or y.ndim != 1 or len(x) != len(y):
         raise CnnError(f"{path}: `x` must be (N, H, W) or (N, C, H, W) and `y` (N,); got {x.shape} and {y.shape}")
     if y.dtype.kind not in "iu":
         raise CnnError(f"{path}: `y` must hold whole-number class labels, not {y.dtype}")
+    if min(x.shape[1:]) < 1:
+        raise CnnError(f"{path}: `x` holds empty images, of shape {x.shape[1:]}")
     x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise CnnError(f"{path}: `x` holds NaN or Inf")
     if x.size and x.max() > 1.5:  # 0–255 pixels
         x /= 255.0
     return x, y.astype(np.int64)

@@ -12,7 +12,7 @@ import numpy as np
 
 class Optimizer:
     name = ""
-
+    stateful = True  # keeps per-parameter state a resumed run must restore
     def __init__(self, lr: float, weight_decay: float = 0.0):
         self.lr, self.weight_decay = lr, weight_decay
         self.slots: dict[str, dict[str, np.ndarray]] = {}  # per-parameter state, by slot name
@@ -57,6 +57,7 @@ class SGD(Optimizer):
     def __init__(self, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
         super().__init__(lr, weight_decay)
         self.momentum = momentum
+        self.stateful = momentum != 0
 
     def update(self, key, p, g):
         if self.momentum:

@@ -3,9 +3,11 @@ checkpoints after each epoch and on Ctrl-C, and a clean stop on a NaN or Inf."""
 
 from __future__ import annotations
 
-import json
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import CnnError
+from ..files import write_json, write_with
 from ..kernels.loss import softmax_xent
 from . import checkpoint
 from .data import DataSet
@@ -73,60 +76,119 @@ def check_trainable(net) -> None:
 
 
 def train(net, data: DataSet, cfg: TrainConfig, console: Console | None = None) -> History:
+    """Train net on data. Ctrl-C finishes the step under way, saves a checkpoint that resumes exactly
+    (a second Ctrl-C stops at once, keeping the last checkpoint) and raises KeyboardInterrupt."""
     console = console or Console(highlight=False)
     check_trainable(net)
+    if cfg.resume and not cfg.checkpoint:
+        raise CnnError("--resume needs --checkpoint PATH")
     net.init(cfg.seed)
     opt = make_optimizer(cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay)
-    history, start_epoch = History(), 0
+    n = len(data.train.y)
+    steps = math.ceil(n / cfg.batch_size)
+    history, start_epoch, position = History(), 0, None
     if cfg.resume:
-        if not cfg.checkpoint:
-            raise CnnError("--resume needs --checkpoint PATH")
         meta = checkpoint.load(cfg.checkpoint, net, opt)
-        start_epoch, history.epochs = meta["epoch"], meta["history"]
-        console.print(f"resumed from {cfg.checkpoint} after epoch {start_epoch}")
+        start_epoch, history.epochs, position = meta["epoch"], meta["history"], meta.get("position")
+        if position is not None:
+            if (position.get("images"), position.get("batch_size")) != (n, cfg.batch_size):
+                raise CnnError(f"{cfg.checkpoint} was interrupted in an epoch of {position.get('images')} images "
+                               f"in batches of {position.get('batch_size')}; this run has {n} in batches of "
+                               f"{cfg.batch_size}", hint="resume with the same --data and --batch-size")
+            console.print(f"resumed from {cfg.checkpoint} in epoch {start_epoch + 1}, after step {position['step']}")
+        else:
+            console.print(f"resumed from {cfg.checkpoint} after epoch {start_epoch}")
         if start_epoch >= cfg.epochs:
             console.print(f"the checkpoint already has {start_epoch} epochs; nothing to train")
     shift = cfg.augment if cfg.augment is not None else net.input_shape[1] // 16
-    n = len(data.train.y)
-    steps = math.ceil(n / cfg.batch_size)
-    epoch = start_epoch
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            opt.lr = step_lr(cfg.lr, epoch, cfg.step_every())
-            rng = np.random.default_rng([cfg.seed, epoch])  # per epoch: a resumed run repeats it exactly
-            t0 = time.perf_counter()
-            order = rng.permutation(n)
-            losses = []
-            with _progress(console) as bar:
-                task = bar.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=steps, loss=float("nan"), rate=0.0)
-                for s in range(steps):
-                    idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                    loss = _step(net, opt, random_shift(data.train.x[idx], shift, rng), data.train.y[idx], epoch, s, cfg)
-                    losses.append(loss)
-                    done = (s + 1) * cfg.batch_size
-                    bar.update(task, advance=1, loss=float(np.mean(losses[-20:])),
-                               rate=min(done, n) / (time.perf_counter() - t0))
-            val_loss, val_acc = evaluate(net, data.val.x, data.val.y)
-            seconds = time.perf_counter() - t0
-            record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
-                      "val_accuracy": val_acc, "seconds": seconds, "lr": opt.lr}
-            history.epochs.append(record)
-            console.print(f"epoch {epoch + 1:>2}/{cfg.epochs}  loss {record['train_loss']:.4f}  "
-                          f"val loss {val_loss:.4f}  val acc {100 * val_acc:6.2f} %  "
-                          f"{seconds:4.1f} s  {n / seconds:,.0f} img/s", soft_wrap=True)
-            if cfg.checkpoint:
-                checkpoint.save(cfg.checkpoint, net, opt, {"epoch": epoch + 1, "history": history.epochs})
-    except KeyboardInterrupt:
-        path = cfg.checkpoint or f"{net.name}-interrupted.npz"
-        done = len(history.epochs)
-        checkpoint.save(path, net, opt, {"epoch": done, "history": history.epochs})
-        console.print(f"\ninterrupted in epoch {epoch + 1}: saved {path} (resume with --checkpoint {path} "
-                      f"--resume; epoch {done + 1} starts over)")
-        raise
+    with _interrupts() as stop:
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                opt.lr = step_lr(cfg.lr, epoch, cfg.step_every())
+                rng = np.random.default_rng([cfg.seed, epoch])  # per epoch: a resumed run repeats it exactly
+                order = rng.permutation(n)
+                first, losses, before = 0, [], 0.0
+                if position is not None:  # resumed in the middle of this epoch
+                    rng.bit_generator.state = position["rng"]
+                    first, losses, before = position["step"], list(position["losses"]), position.get("seconds", 0.0)
+                    position = None
+                t0 = time.perf_counter() - before
+                with _progress(console) as bar:
+                    task = bar.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=steps, completed=first,
+                                        loss=float("nan"), rate=0.0)
+                    for s in range(first, steps):
+                        idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                        x = random_shift(data.train.x[idx], shift, rng)
+                        losses.append(_step(net, opt, x, data.train.y[idx], epoch, s, cfg))
+                        done = (s + 1) * cfg.batch_size
+                        bar.update(task, advance=1, loss=float(np.mean(losses[-20:])),
+                                   rate=min(done, n) / max(time.perf_counter() - t0, 1e-9))
+                        if stop.requested and s + 1 < steps:
+                            where = {"step": s + 1, "rng": rng.bit_generator.state, "losses": losses,
+                                     "seconds": time.perf_counter() - t0, "images": n, "batch_size": cfg.batch_size}
+                            _save_interrupted(net, opt, cfg, console, epoch, history, where)
+                val_loss, val_acc = evaluate(net, data.val.x, data.val.y)
+                seconds = time.perf_counter() - t0
+                record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+                          "val_accuracy": val_acc, "seconds": seconds, "lr": opt.lr}
+                history.epochs.append(record)
+                console.print(f"epoch {epoch + 1:>2}/{cfg.epochs}  loss {record['train_loss']:.4f}  "
+                              f"val loss {val_loss:.4f}  val acc {100 * val_acc:6.2f} %  "
+                              f"{seconds:4.1f} s  {n / seconds:,.0f} img/s", soft_wrap=True)
+                if cfg.checkpoint:
+                    checkpoint.save(cfg.checkpoint, net, opt, {"epoch": epoch + 1, "history": history.epochs})
+                if stop.requested and epoch + 1 < cfg.epochs:
+                    _save_interrupted(net, opt, cfg, console, epoch + 1, history, None)
+        except _Interrupted:
+            raise
+        except KeyboardInterrupt:
+            # the second Ctrl-C, in the middle of a step: the weights may be half-updated
+            kept = f"; the last checkpoint, {cfg.checkpoint}, is intact" if cfg.checkpoint else ""
+            console.print(f"\nstopped at once, without a checkpoint{kept}")
+            raise
     history.test_loss, history.test_accuracy = evaluate(net, data.test.x, data.test.y)
     console.print(f"test accuracy {100 * history.test_accuracy:.2f} % ({len(data.test.y)} images), "
                   f"test loss {history.test_loss:.4f}")
     return history
+
+
+class _Stop:
+    requested = False
+
+
+@contextmanager
+def _interrupts():
+    """The first Ctrl-C asks the loop to stop after the step under way; a second one stops at once."""
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _save_interrupted(net, opt, cfg: TrainConfig, console: Console, epoch: int, history: History,
+                      position: dict | None) -> None:
+    """The checkpoint of a Ctrl-C: where training stands, to resume exactly; then KeyboardInterrupt."""
+    path = cfg.checkpoint or f"{net.name}-interrupted.npz"
+    meta = {"epoch": epoch, "history": history.epochs} | ({"position": position} if position else {})
+    checkpoint.save(path, net, opt, meta)
+    where = f"in epoch {epoch + 1} after step {position['step']}" if position else f"after epoch {epoch}"
+    console.print(f"\ninterrupted {where}: saved {path} (resume exactly with --checkpoint {path} --resume)")
+    raise _Interrupted()
+
+
+class _Interrupted(KeyboardInterrupt):
+    pass
 
 
 def random_shift(x: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
@@ -158,7 +220,7 @@ def _progress(console: Console) -> Progress:
 
 
 def write_metrics(path: str | Path, history: History) -> None:
-    Path(path).write_text(json.dumps(history.to_dict(), indent=2))
+    write_json(path, history.to_dict(), "metrics file")
 
 
 def plot(path: str | Path, history: History, title: str) -> None:
@@ -182,5 +244,14 @@ def plot(path: str | Path, history: History, title: str) -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fmt = Path(path).suffix.lstrip(".").lower()
+    try:
+        write_with(path, lambda f: fig.savefig(f, dpi=110, format=fmt), "plot")
+    finally:
+        plt.close(fig)
+
+
+def plot_formats() -> tuple[str, ...]:
+    """The extensions `--plot` accepts: matplotlib's file formats."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    return tuple(sorted(f".{ext}" for ext in FigureCanvasAgg.get_supported_filetypes()))

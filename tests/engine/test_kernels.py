@@ -205,10 +205,10 @@ def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspac
     """The Winograd path (normally for ≥ 16 channels, ≥ 128 tiles and maps of ≥ 8×8) forced onto small
     layers; a small workspace cuts the batch into bands of tile rows, and the batch of 5 splits over the
     threads."""
-    from cnndsl.kernels import conv
-    monkeypatch.setattr(conv, "MIN_WINOGRAD_CHANNELS", 1)
-    monkeypatch.setattr(conv, "MIN_WINOGRAD_TILES", 1)
-    monkeypatch.setattr(conv, "MIN_WINOGRAD_SIDE", 1)
+    from cnndsl.kernels import choice, conv
+    monkeypatch.setattr(choice, "MIN_WINOGRAD_CHANNELS", 1)
+    monkeypatch.setattr(choice, "MIN_WINOGRAD_TILES", 1)
+    monkeypatch.setattr(choice, "MIN_WINOGRAD_SIDE", 1)
     monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
     monkeypatch.setattr(conv, "WORKSPACE", workspace)
     calls = []
@@ -227,9 +227,10 @@ def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspac
 def test_winograd_splits_rows_over_the_threads_when_the_batch_is_small(stmt, shape, batch, monkeypatch):
     """With fewer images than threads, each thread takes a band of tile rows of every image; the bands'
     input gradients overlap and are summed."""
-    from cnndsl.kernels import conv, parallel
-    for name in ("MIN_WINOGRAD_CHANNELS", "MIN_WINOGRAD_TILES", "MIN_WINOGRAD_SIDE", "MIN_COLUMNS_PER_CHUNK"):
-        monkeypatch.setattr(conv, name, 1)
+    from cnndsl.kernels import choice, conv, parallel
+    for name in ("MIN_WINOGRAD_CHANNELS", "MIN_WINOGRAD_TILES", "MIN_WINOGRAD_SIDE"):
+        monkeypatch.setattr(choice, name, 1)
+    monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
     monkeypatch.setattr(conv, "WORKERS", 3)
     monkeypatch.setattr(parallel, "WORKERS", 3)
     split, rows = [], []

@@ -134,7 +134,7 @@ def test_nan_names_the_layer_in_forward_and_backward():
 
 def test_a_batch_that_does_not_fit_is_refused_with_the_estimate():
     net = cnndsl.load("vgg16").init()
-    with pytest.raises(cnndsl.CnnError, match=r"(?s)a batch of 100000 needs about .* use a batch of at most"):
+    with pytest.raises(cnndsl.CnnError, match=r"(?s)at batch 100,000 needs about .* use a batch of at most"):
         # a broadcast view: 60 GB of input that takes no memory
         net.forward(np.broadcast_to(np.float32(0), (100000, 3, 224, 224)))
 

@@ -2,6 +2,8 @@
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -67,20 +69,72 @@ def test_nan_stops_training_names_the_step_and_keeps_the_last_good_checkpoint(di
     assert ck.read_bytes() == before
 
 
-def test_ctrl_c_saves_a_checkpoint(digits, tmp_path, monkeypatch):
+def few(digits, n: int):
+    return digits.__class__(digits.name, *(s.__class__(s.x[:n], s.y[:n]) for s in
+                                           (digits.train, digits.val, digits.test)), 10)
+
+
+def ctrl_c_after(monkeypatch, step: int) -> None:
+    """A real SIGINT, as Ctrl-C sends it, right after the given (1-based) training step."""
+    real, calls = trainer._step, []
+
+    def stepped(*args):
+        loss = real(*args)
+        calls.append(1)
+        if len(calls) == step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+    monkeypatch.setattr(trainer, "_step", stepped)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("step", [1, 15, 10, 20])  # 10 steps an epoch: start, middle, end of an epoch, the last
+def test_ctrl_c_anywhere_resumes_to_the_same_weights_bit_for_bit(digits, tmp_path, monkeypatch, step, optimizer):
+    small = few(digits, 160)
+    cfg = dict(epochs=3, lr_step=2, optimizer=optimizer, lr=0.01 if optimizer == "sgd" else 2e-3)
+    straight = cnndsl.load("lenet5")
+    expected = train(straight, small, TrainConfig(**cfg), QUIET)
+    ck = tmp_path / "ck.npz"
+    ctrl_c_after(monkeypatch, step)
+    with pytest.raises(KeyboardInterrupt):
+        train(cnndsl.load("lenet5"), small, TrainConfig(**cfg, checkpoint=str(ck)), QUIET)
+    meta = json.loads(str(np.load(ck)["meta"]))
+    assert meta["step"] == step and meta["epoch"] == step // 10
+    assert ("position" in meta) == (step % 10 != 0)
+    monkeypatch.undo()
+    resumed = cnndsl.load("lenet5")
+    history = train(resumed, small, TrainConfig(**cfg, checkpoint=str(ck), resume=True), QUIET)
+    for k, v in straight.params.items():
+        assert np.array_equal(v, resumed.params[k]), k
+    assert [e["train_loss"] for e in history.epochs] == [e["train_loss"] for e in expected.epochs]
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(digits, tmp_path, monkeypatch):
     ck = tmp_path / "ck.npz"
     real, calls = trainer._step, []
 
-    def interrupted(*args):
+    def stepped(*args):
         calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
+        if len(calls) == 12:  # in epoch 2: the handler's flag is set, then the second one interrupts the step
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
         return real(*args)
-    monkeypatch.setattr(trainer, "_step", interrupted)
+    monkeypatch.setattr(trainer, "_step", stepped)
     with pytest.raises(KeyboardInterrupt):
-        train(cnndsl.load("lenet5"), digits, TrainConfig(epochs=2, checkpoint=str(ck)), QUIET)
+        train(cnndsl.load("lenet5"), few(digits, 160), TrainConfig(epochs=2, checkpoint=str(ck)), QUIET)
     meta = json.loads(str(np.load(ck)["meta"]))
-    assert meta["epoch"] == 0 and meta["network"] == "LeNet5"
+    assert meta["epoch"] == 1 and "position" not in meta  # the end-of-epoch checkpoint, untouched
+
+
+def test_resuming_mid_epoch_with_another_batch_size_is_refused(digits, tmp_path, monkeypatch):
+    ck = tmp_path / "ck.npz"
+    ctrl_c_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        train(cnndsl.load("lenet5"), few(digits, 160), TrainConfig(epochs=1, checkpoint=str(ck)), QUIET)
+    monkeypatch.undo()
+    with pytest.raises(CnnError, match="in batches of 16"):
+        train(cnndsl.load("lenet5"), few(digits, 160), TrainConfig(epochs=1, batch_size=8, checkpoint=str(ck),
+                                                                   resume=True), QUIET)
 
 
 def test_cli_train_writes_metrics_and_plot(tmp_path):
