@@ -42,7 +42,10 @@ def shapes(names):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("networks", nargs="*", metavar="NETWORK", help=f"some of {', '.join(BATCH)} (default: all)")
-    names = parser.parse_args().networks or list(BATCH)
+    default = Path(__file__).parent / "out"  # untracked; benchmarks/results/ keeps the committed record
+    parser.add_argument("--out", type=Path, default=default, metavar="DIR", help=f"where conv.json goes (default {default})")
+    args = parser.parse_args()
+    names = args.networks or list(BATCH)
     if unknown := [n for n in names if n not in BATCH]:
         parser.error(f"no benchmark network {', '.join(unknown)}; choose from {', '.join(BATCH)}")
     import torch
@@ -82,8 +85,8 @@ def main() -> None:
         rows.append(row)
         cells = " ".join(f"{row[f'cnndsl_{k}_gflops']:4.0f}/{row[f'torch_{k}_gflops']:<4.0f}" for k in ("fwd", "dX", "dW"))
         print(f"{name + ':' + node:<34} {'x'.join(map(str, xs)):>16} {'x'.join(map(str, ws)):>14} | {cells}", flush=True)
-    out = Path(__file__).parent / "results" / "conv.json"
-    out.parent.mkdir(exist_ok=True)
+    out = args.out / "conv.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"matmul_gflops": matmul, "rows": rows}, indent=2))
     print(f"wrote {out}")
 

@@ -1,11 +1,12 @@
 """cnndsl against PyTorch (CPU) on the same networks and shapes, in one process run.
 
-    python benchmarks/bench_engine.py                  # all six networks, table + benchmarks/results/engine.json
+    python benchmarks/bench_engine.py                  # all six networks: the table, and benchmarks/out/engine.json
+    python benchmarks/bench_engine.py --out DIR        # the JSON elsewhere (benchmarks/results/ holds the record)
     python benchmarks/bench_engine.py resnet18 lenet5  # a subset
     python benchmarks/bench_engine.py --no-memory      # skip the separate-process memory runs
 
 Forward: inference (eval, nothing kept for backward). Training step: forward in training mode, the
-softmax-cross-entropy loss (aux heads weighted) and backward — no optimizer, as in REFERENCE.md.
+softmax-cross-entropy loss (aux heads weighted) and backward — no optimizer, as docs/reference.md's figures.
 GFLOP/s count 2 × MACs for a forward and 3 × that for a step. Times are medians after a warm-up (one
 call, and at least a second).
 Peak memory is measured in a fresh process per library and network: the rise of the resident set
@@ -30,7 +31,7 @@ import cnndsl  # noqa: F401 — first, as the `cnndsl` command does: it sets OPE
 import numpy as np
 
 NETWORKS = {"lenet5": 256, "alexnet": 16, "vgg16": 2, "googlenet": 8, "resnet18": 8, "resnet50": 4}
-RESULTS = Path(__file__).parent / "results"
+OUT = Path(__file__).parent / "out"  # untracked; benchmarks/results/ keeps the committed record
 
 
 WARM_UP_S = 1.0  # at least this long, and one call, before timing: the first passes after set-up ran
@@ -153,6 +154,7 @@ def main() -> None:
                         help=f"some of {', '.join(NETWORKS)} (default: all)")
     parser.add_argument("--repeat", type=int, default=5, metavar="K", help="timed runs per median (default 5)")
     parser.add_argument("--no-memory", action="store_true", help="skip the separate-process peak-memory runs")
+    parser.add_argument("--out", type=Path, default=OUT, metavar="DIR", help=f"where engine.json goes (default {OUT})")
     parser.add_argument("--peak-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if unknown := [n for n in args.networks if n not in NETWORKS]:
@@ -181,8 +183,8 @@ def main() -> None:
               f"{row['forward_ratio']:6.2f} | {1e3 * row['cnndsl_step_s']:9.1f}ms {1e3 * row['torch_step_s']:6.1f}ms "
               f"{row['step_ratio']:6.2f} | {row['cnndsl_step_gflops']:5.0f} vs {row['torch_step_gflops']:5.0f} | {mem}",
               flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "engine.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / "engine.json"
     out.write_text(json.dumps({"torch": torch.__version__, "rows": rows}, indent=2))
     print(f"wrote {out}")
 

@@ -88,12 +88,20 @@ def _depth(text: str) -> int:
     return _whole(text, 0)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad flag exiting 1 like every other user error (argparse's own is 2)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cnndsl", description="Write a convolutional network as text, count what it costs, draw it, run it.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cnndsl {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("check", help="parse and check a .cnn file")
     _network_arg(p)

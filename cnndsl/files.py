@@ -143,8 +143,9 @@ def _sniff(path: Path, what: str, magic: bytes) -> None:
         return
     wanted, hint = _FORMATS[magic]
     other = next((name for m, (name, _) in _FORMATS.items() if head.startswith(m)), None)
-    got = f"is {other}" if other else "is empty" if not head else "is neither"
-    raise CnnError(f"{what} {path} {got}; expected {wanted}", hint=hint)
+    if other or not head:
+        raise CnnError(f"{what} {path} is {other or 'empty'}; expected {wanted}", hint=hint)
+    raise CnnError(f"{what} {path} is not {wanted}", hint=hint)
 
 
 def read_npy(path: str | Path, what: str, kinds: str = "f") -> np.ndarray:
@@ -168,6 +169,8 @@ def read_npz(path: str | Path, what: str, kinds: str = "fiu") -> dict[str, np.nd
             for key in archive.files:
                 try:
                     arrays[key] = archive[key]
+                    if not isinstance(arrays[key], np.ndarray):
+                        raise ValueError("it is not a .npy member")
                 except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, AttributeError) as e:
                     raise CnnError(f"{what} {path}: member '{key}' is not a readable array: {_reason(e)}") from None
     except CnnError:

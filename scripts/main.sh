@@ -21,7 +21,7 @@ cnndsl summary lenet5
 echo; echo "== GoogLeNet, one row per Inception module"
 cnndsl summary googlenet --depth 0
 echo; echo "== diagrams"
-cnndsl gallery docs/gallery                      # every shipped architecture, every layer
+cnndsl gallery out/gallery                       # every shipped architecture, every layer
 cnndsl render lenet5 -o out/lenet5.png
 cnndsl render googlenet -o out/googlenet_blocks.png --depth 0
 cnndsl render resnet50 -o out/resnet50_stages.svg --depth 1
@@ -29,4 +29,4 @@ cnndsl render resnet50 -o out/resnet50_stages.svg --depth 1
 echo; echo "== LeNet-5 learning the built-in digits (10 epochs)"
 cnndsl train lenet5 --epochs 10 --metrics out/lenet5_metrics.json --plot out/lenet5_curves.png
 
-echo; echo "JSON summaries, diagrams and training curves are in out/; the gallery is in docs/gallery/"
+echo; echo "JSON summaries, diagrams, the gallery and training curves are in out/"

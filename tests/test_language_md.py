@@ -1,4 +1,4 @@
-"""The examples of ../shared/LANGUAGE.md (the normative surface), verbatim, each completed into a file."""
+"""The language's normative examples (the surface docs/language.md documents), verbatim, each completed into a file."""
 
 import cnndsl
 

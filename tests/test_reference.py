@@ -1,11 +1,11 @@
-"""The shipped architectures reproduce the published figures of REFERENCE.md exactly."""
+"""The shipped architectures reproduce the published figures of docs/reference.md exactly."""
 
 import pytest
 
 import cnndsl
 from cnndsl.resources import shipped_architectures
 
-# name: (params, inference params, MACs, inference MACs) — REFERENCE.md
+# name: (params, inference params, MACs, inference MACs) — docs/reference.md
 PUBLISHED = {
     "lenet5": (61_706, 61_706, 416_520, 416_520),
     "alexnet": (61_100_840, 61_100_840, 714_188_480, 714_188_480),
@@ -85,6 +85,6 @@ fc 1000
 
 
 def test_an_unshipped_torchvision_googlenet_written_by_a_user():
-    """torchvision.models.googlenet(aux_logits=False): batch norm, 3×3 in the '5×5' branch (REFERENCE.md)."""
+    """torchvision.models.googlenet(aux_logits=False): batch norm, 3×3 in the '5×5' branch (docs/reference.md)."""
     net = cnndsl.parse(TORCHVISION_GOOGLENET)
     assert (net.param_count, net.macs) == (6_624_904, 1_498_376_192)

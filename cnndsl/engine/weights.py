@@ -32,9 +32,12 @@ def save(engine: "Engine", path: str | Path) -> Path:
 
 def load(engine: "Engine", path: str | Path) -> None:
     want = expected(engine)
-    got = read_npz(path, "weights file", kinds="fiu")
+    got = read_npz(path, "weights file", kinds="fiuU")
     if "meta" in got and any(k.startswith("weights/") for k in got):  # a training checkpoint: its weights
         got = {k.partition("/")[2]: v for k, v in got.items() if k.startswith(("weights/", "buffers/"))}
+    for key, value in got.items():
+        if value.dtype.kind not in "fiu":
+            raise CnnError(f"weights file {path}: '{key}' holds {value.dtype} values; expected numbers")
     missing = [k for k in want if k not in got]
     extra = [k for k in got if k not in want]
     misshaped = [f"{k}: file {tuple(got[k].shape)}, network {want[k]}" for k in want

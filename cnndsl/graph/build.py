@@ -85,6 +85,7 @@ class _Builder:
         self.depth = 0  # nested bodies being expanded
         self.shapes: dict[str, tuple] = {}  # node → shape, for the shape rules of the next nodes
         self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
+        self.facts: dict[tuple, dict] = {}  # derive()'s results by statement, values and input shape
         self.dispatch = {ast.Layer: self._layer, ast.Call: self._call, ast.Repeat: self._repeat,
                          ast.Merge: self._merge, ast.RefMerge: self._refmerge, ast.Residual: self._residual,
                          ast.From: self._from, ast.Aux: self._aux}
@@ -208,11 +209,15 @@ class _Builder:
             if opt.key in options:
                 raise CnnError(f"option `{clip(opt.key)}` is given twice", opt.pos)
             options[opt.key] = self.value(opt.value, scope)
-        try:
-            attrs = op.resolve(args, options)
-        except ArgError as e:
-            raise CnnError(f"{stmt.op}: {e.message}", self._arg_pos(stmt, e.where), e.hint) from None
-        return self.add(op.name, attrs, [current], scope, stmt.pos, stmt.label, None, stmt.op)
+        key = (id(stmt), tuple(args), tuple(options.items()), self.shapes[current])
+        facts = self.facts.get(key)  # a statement repeated with the same values on the same shape
+        if facts is None:
+            try:
+                attrs = op.resolve(args, options)
+            except ArgError as e:
+                raise CnnError(f"{stmt.op}: {e.message}", self._arg_pos(stmt, e.where), e.hint) from None
+            facts = self.facts[key] = self.derive(op.name, attrs, [self.shapes[current]], stmt.pos, None, stmt.op)
+        return self.add(op.name, facts, [current], scope, stmt.pos, stmt.label, None, stmt.op)
 
     def _call(self, stmt: ast.Call, scope: Scope, current: str) -> str:
         block = self.blockdefs.get(stmt.name)
@@ -268,14 +273,14 @@ class _Builder:
             before = self.g.number_of_nodes()
             outs.append(self.run(branch.body, bscope, current))
             heads.append(next(islice(self.g, before, None)) if self.g.number_of_nodes() > before else None)
-        node = self.add(stmt.kind, {}, outs, scope, stmt.pos, stmt.label, stmt.kind)
+        node = self.merge_node(stmt.kind, outs, scope, stmt.pos, stmt.label, stmt.kind)
         self.g.nodes[node]["branch_heads"] = heads
         return node
 
     def _refmerge(self, stmt: ast.RefMerge, scope: Scope, current: str) -> str:
         inputs = [current] + [self.ref(r, scope) for r in stmt.refs]
         text = f"{stmt.kind} " + " ".join(f"@{r.name}" for r in stmt.refs)
-        return self.add(stmt.kind, {}, inputs, scope, stmt.pos, stmt.label, text)
+        return self.merge_node(stmt.kind, inputs, scope, stmt.pos, stmt.label, text)
 
     def _residual(self, stmt: ast.Residual, scope: Scope, current: str) -> str:
         if not stmt.body:
@@ -292,7 +297,7 @@ class _Builder:
             what = "the shortcut gives" if stmt.shortcut else "the skip carries"
             raise CnnError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
                            stmt.shortcut_pos if stmt.shortcut else stmt.pos, _projection_hint(got, carried))
-        node = self.add("add", {}, [body, skip], scope, stmt.pos, stmt.label, "residual")
+        node = self.merge_node("add", [body, skip], scope, stmt.pos, stmt.label, "residual")
         self.g.nodes[node]["skip"] = "projection" if stmt.shortcut else "identity"
         return node
 
@@ -320,20 +325,31 @@ class _Builder:
         return current
 
     # ---- nodes, labels, values -------------------------------------------------------------------
-    def add(self, op_name: str, attrs: dict, inputs: list[str], scope: Scope, pos: SourcePosition,
-            label: str | None, text: str | None, base: str | None = None) -> str:
-        """A node for one layer; `text` is how a merge reads in messages (None for a layer: its source
-        text is read from `pos` when a message needs it, see `statement_text`)."""
-        if self.g.number_of_nodes() >= MAX_NODES:
-            raise CnnError(f"the network grows past {MAX_NODES:,} layers", pos,
-                           "check the `repeat` counts; cnndsl expands every repetition")
+    def derive(self, op_name: str, attrs: dict, ins: list[tuple], pos: SourcePosition, text: str | None,
+               base: str | None) -> dict:
+        """What a node's op and input shapes determine: its shape, parameters and costs."""
         op = OPS[op_name]
-        ins = [self.shapes[i] for i in inputs]
         try:
             shape = op.infer(attrs, ins)
             params, state = op.param_shapes(attrs, ins), op.state_shapes(attrs, ins)
         except ShapeError as e:
             raise CnnError(f"{text or source_text(pos, base or op_name)}: {e.message}", pos, e.hint) from None
+        return dict(attrs=attrs, shape=shape, params=params, state=state,
+                    n_params=sum(math.prod(s) for s in params.values()), macs=op.macs(attrs, ins, shape),
+                    flops=op.flops(attrs, ins, shape), act_bytes=4 * math.prod(shape))
+
+    def merge_node(self, op_name: str, inputs: list[str], scope: Scope, pos: SourcePosition, label: str | None,
+                   text: str) -> str:
+        facts = self.derive(op_name, {}, [self.shapes[i] for i in inputs], pos, text, op_name)
+        return self.add(op_name, facts, inputs, scope, pos, label, text)
+
+    def add(self, op_name: str, facts: dict, inputs: list[str], scope: Scope, pos: SourcePosition,
+            label: str | None, text: str | None, base: str | None = None) -> str:
+        """A node for one layer; `facts` are derive()'s; `text` is how a merge reads in messages (None for
+        a layer: its source text is read from `pos` when a message needs it, see `statement_text`)."""
+        if self.g.number_of_nodes() >= MAX_NODES:
+            raise CnnError(f"the network grows past {MAX_NODES:,} layers", pos,
+                           "check the `repeat` counts; cnndsl expands every repetition")
         name = scope.prefix + label if label else self._fresh(scope, base or op_name)
         if label and label in scope.rebindable:  # a later pass of a repeat: x, x_2, x_3, ...
             k = self.copies.get(name, 2)
@@ -345,13 +361,11 @@ class _Builder:
             raise CnnError(f"label '{clip(label)}' clashes with the generated name of the layer on line "
                            f"{self.g.nodes[name]['line']}", pos, "choose another label")
         self.g.add_node(
-            name, op=op_name, attrs=attrs, inputs=list(inputs), shape=shape, params=params, state=state,
-            n_params=sum(math.prod(s) for s in params.values()), macs=op.macs(attrs, ins, shape),
-            flops=op.flops(attrs, ins, shape), act_bytes=4 * math.prod(shape), pos=pos, line=pos.line,
+            name, op=op_name, inputs=list(inputs), **facts, pos=pos, line=pos.line,
             scope=scope.prefix[:-1], blocks=scope.blocks, train_only=scope.aux is not None, aux=scope.aux,
             label=label, skip=None, stmt=text,
         )
-        self.shapes[name] = shape
+        self.shapes[name] = facts["shape"]
         for i in dict.fromkeys(inputs):
             self.g.add_edge(i, name)
         return name

@@ -3,7 +3,7 @@ runs serial numba kernels (compiled nogil) and single-threaded BLAS calls in its
 takes the first chunk, a pool of WORKERS − 1 threads the others).
 
 Numba's parallel regions and OpenBLAS's threads both spin while idle, and interleaved they slow each
-other 3–4× (../shared/REFERENCE.md). Here only one pool runs at a time: inside `run_batched` BLAS is held
+other 3–4× (docs/reference.md). Here only one pool runs at a time: inside `run_batched` BLAS is held
 to one thread per chunk; outside it, BLAS keeps all its threads (one large GEMM on small batches).
 `CNNDSL_THREADS=1` turns chunking off.
 """

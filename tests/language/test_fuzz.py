@@ -1,6 +1,9 @@
-"""Property-based: any text either parses into a Network or raises CnnError — nothing else escapes."""
+"""Property-based: any text either parses into a Network or raises CnnError — nothing else escapes,
+and none takes long: each example is bounded in CPU time, which catches quadratic and runaway cases."""
 
+import gc
 import random
+import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,11 +18,18 @@ TOKENS = ["conv", "8", "3x3", "stride=2", "pad=1", "relu", "{", "}", "(", ")", "
           "3x8x8", "bn", "lrn", "dropout", "0.5", "softmax"]
 
 
+BUDGET_S = 2.0  # CPU seconds a single program may take, whatever it is
+
+
 def check(text: str) -> None:
+    gc.collect()  # the last example's garbage is not this one's time
+    start = time.process_time()
     try:
         cnndsl.parse(text, "fuzz.cnn")
     except cnndsl.CnnError as e:
         assert str(e)  # renders without failing
+        assert len(str(e)) < 2000  # and never echoes a huge input
+    assert time.process_time() - start < BUDGET_S
 
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -53,3 +63,48 @@ def test_mutated_architectures(which, where, how, token):
     else:
         text = text[:i] + text[i:j] * 2 + text[j:]
     check(text)
+
+
+HEAD = "network T\ninput 3x8x8\n"
+OPENINGS = ["concat { branch { ", "residual { ", "repeat 1 { ", "aux { ", "repeat 2 { "]
+CLOSINGS = {"concat { branch { ": " } }"}
+
+
+@FAST
+@given(st.lists(st.sampled_from(OPENINGS), min_size=1, max_size=400), st.sampled_from(["relu", "conv 3 1x1", "gap"]))
+def test_deep_nesting(openings, inner):
+    check(HEAD + "".join(openings) + inner + "".join(CLOSINGS.get(o, " }") for o in reversed(openings)) + "\n")
+
+
+@FAST
+@given(st.integers(1, 6000), st.sampled_from(["conv N 3x3", "input Nx8x8", "conv 3 3xN", "repeat N { relu }",
+                                               "dropout 0.N", "conv 3 3x3 stride=N", "dropout N.5e3"]))
+def test_huge_literals(digits, template):
+    check(HEAD + template.replace("N", "9" * digits) + "\n")
+
+
+@FAST
+@given(st.lists(st.sampled_from(TOKENS + ["relu;", "a: relu;", "relu; relu;"]), max_size=60),
+       st.sampled_from(["\n", "\r\n", "\r"]), st.booleans())
+def test_line_endings_and_a_byte_order_mark(tokens, ending, bom):
+    text = ("\ufeff" if bom else "") + ending.join(["network T", "input 3x8x8"] + " ".join(tokens).split("\n"))
+    check(text)
+
+
+HEAVY = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@HEAVY
+@given(st.integers(1, 30000), st.sampled_from(["relu; ", "a: relu; ", "conv 2 1x1; ", "x" * 50 + " ", "#"]))
+def test_long_lines(count, piece):
+    check(HEAD + "block b() { " + piece * count + "\n}\nb()\n")
+    check(HEAD + "repeat " + str(count) + " { a: relu }\n")
+
+
+@HEAVY
+@given(st.integers(1, 2000), st.integers(1, 2000), st.integers(1, 5))
+def test_expansion_is_bounded_before_it_runs(outer, inner, depth):
+    body = "conv 3 1x1"
+    for _ in range(depth):
+        body = f"repeat {inner} {{ {body} }}"
+    check(HEAD + f"repeat {outer} {{ {body} }}\n")

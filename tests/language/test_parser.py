@@ -1,4 +1,4 @@
-"""The parser: every construct of LANGUAGE.md reaches the AST with its positions."""
+"""The parser: every construct of the language (docs/language.md) reaches the AST with its positions."""
 
 from cnndsl.language import ast
 from cnndsl.language.parser import parse

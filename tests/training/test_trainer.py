@@ -156,3 +156,42 @@ def test_cli_train_refuses_labels_outside_the_classes(tmp_path):
                          capture_output=True, text=True)
     assert run.returncode == 1 and "labels 0…11, but the network has 10 outputs" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def rewrite(path, change):
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+def set_meta(value):
+    return lambda arrays: arrays.__setitem__("meta", np.array(value))
+
+
+def edit_meta(fn):
+    def change(arrays):
+        meta = json.loads(str(arrays["meta"]))
+        fn(meta)
+        arrays["meta"] = np.array(json.dumps(meta))
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (set_meta("not json {"), "is not the JSON object cnndsl writes"),
+    (set_meta("[1, 2, 3]"), "is not the JSON object cnndsl writes"),
+    (edit_meta(lambda m: m.pop("epoch")), "lacks a valid `epoch`"),
+    (edit_meta(lambda m: m.pop("step")), "lacks a valid `step`"),
+    (edit_meta(lambda m: m.update(epoch="two")), "lacks a valid `epoch`"),
+    (lambda a: a.__setitem__("weights/conv1.weight", np.zeros((1, 1), np.float32)), "conv1.weight"),
+    (lambda a: a.__setitem__("weights/conv1.weight", np.array(["x"])), "conv1.weight"),
+    (lambda a: [a.pop(k) for k in [k for k in a if k.startswith("optimizer/")]], "no adam state"),
+    (lambda a: a.__setitem__("optimizer/m/conv1.weight", np.zeros(3, np.float32)), "does not fit the network"),
+])
+def test_a_damaged_checkpoint_is_refused_clearly(digits, tmp_path, change, message):
+    ck = tmp_path / "ck.npz"
+    small = few(digits, 48)
+    train(cnndsl.load("lenet5"), small, TrainConfig(epochs=1, checkpoint=str(ck)), QUIET)
+    rewrite(ck, change)
+    with pytest.raises(CnnError, match=message):
+        train(cnndsl.load("lenet5"), small, TrainConfig(epochs=2, checkpoint=str(ck), resume=True), QUIET)
