@@ -48,6 +48,16 @@ def _positive(text: str) -> int:
     return _whole(text, 1)
 
 
+def _at_most(high: int):
+    """A whole number from 1 to `high`: a count so large it could only be a slip is refused, not run."""
+    def parse(text: str) -> int:
+        value = _whole(text, 1)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {high:,}, got {text!r}")
+        return value
+    return parse
+
+
 def _seed(text: str) -> int:
     value = _whole(text, 0)
     if value >= 2**63:
@@ -148,7 +158,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-grads", metavar="G.npz", help="save every parameter's gradient, and `input`'s")
     p.add_argument("--backward", action="store_true",
                    help="run backward too (softmax-cross-entropy on random labels unless --grad-output)")
-    p.add_argument("--repeat", type=_positive, default=1, metavar="K", help="timed runs; medians are reported")
+    p.add_argument("--repeat", type=_at_most(1000), default=1, metavar="K", help="timed runs; medians are reported")
     p.add_argument("--json", action="store_true", help="print the timings as JSON")
     p.set_defaults(func=cmd_run)
 
@@ -156,7 +166,7 @@ def make_parser() -> argparse.ArgumentParser:
     _network_arg(p)
     p.add_argument("--batch", type=_positive, default=2, metavar="N", help="batch size (default 2)")
     p.add_argument("--mode", choices=("eval", "train"), default="train", help="default train")
-    p.add_argument("--samples", type=_positive, default=6, metavar="K", help="entries checked per tensor (default 6)")
+    p.add_argument("--samples", type=_at_most(10_000), default=6, metavar="K", help="entries checked per tensor (default 6)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--weights", metavar="W.npz", help="check at these weights instead of fresh ones")
     p.add_argument("--tolerance", type=_tolerance, default=1e-4, help="largest relative error accepted (default 1e-4)")
@@ -169,7 +179,7 @@ def make_parser() -> argparse.ArgumentParser:
     _network_arg(p)
     p.add_argument("--data", default="digits", metavar="digits|PATH",
                    help="`digits` (default), a folder of MNIST IDX files (gzip or not), or an .npz with x and y")
-    p.add_argument("--epochs", type=_positive, default=10, metavar="N", help="default 10")
+    p.add_argument("--epochs", type=_at_most(10_000), default=10, metavar="N", help="default 10")
     p.add_argument("--batch-size", type=_positive, default=16, metavar="B", help="default 16")
     p.add_argument("--lr", type=_rate, default=None, help="learning rate (default 2e-3 for adam, 0.01 for sgd)")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="adam", help="default adam")
