@@ -15,7 +15,9 @@ from . import __version__
 from .errors import CnnError
 from .files import check_outputs, write_npy, write_npz
 from .format import human
-from .network import Network, load
+from .render.view import MAX_RANKS, auto_depth
+from .network import Network
+from .network import load as load_network
 from .resources import shipped_architectures
 
 EPILOG = """examples:
@@ -98,6 +100,12 @@ def _depth(text: str) -> int:
     return _whole(text, 0)
 
 
+def _depth_or_all(text: str) -> int | str | None:
+    if text in ("all", "auto"):
+        return None if text == "all" else text
+    return _whole(text, 0)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a bad flag exiting 1 like every other user error (argparse's own is 2)."""
 
@@ -134,9 +142,10 @@ def make_parser() -> argparse.ArgumentParser:
                                    "the output file's extension; all but .dot need Graphviz's `dot` program.")
     _network_arg(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write: x.svg, x.png, x.pdf, x.dot")
-    p.add_argument("--depth", type=_depth, default=None, metavar="N",
+    p.add_argument("--depth", type=_depth_or_all, default="auto", metavar="N|all",
                    help="fold block instances nested N deep into one node (0: one node per top-level block); "
-                        "default: every layer")
+                        "all: every layer; default: every layer, unless the figure would be taller than "
+                        f"{MAX_RANKS} boxes — then the blocks fold, and a note says so")
     p.add_argument("--rankdir", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right")
     p.set_defaults(func=cmd_render)
 
@@ -208,6 +217,14 @@ def _console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
+def load(name: str) -> Network:
+    """The network, its notes printed on stderr (a label read before its activation, say)."""
+    net = load_network(name)
+    for note in net.notes:
+        print(str(note), file=sys.stderr)
+    return net
+
+
 def cmd_check(args) -> int:
     net = load(args.network)
     print(f"ok: {args.network} — {net.name}: {len(net.layers)} layers, {net.param_count:,} params, {net.macs:,} MACs")
@@ -236,7 +253,7 @@ def cmd_list(args) -> int:
                          ("MACs", "right"), ("what", "left")):
         table.add_column(col, justify=justify)
     for name, path in shipped_architectures().items():
-        net: Network = load(name)
+        net: Network = load_network(name)
         first = path.read_text().splitlines()[0].lstrip("# ")
         table.add_row(name, net.name, "×".join(map(str, net.input_shape)), f"{net.param_count:,}", f"{net.macs:,}",
                       first.split(" — ")[0].split(",")[0])
@@ -247,7 +264,14 @@ def cmd_list(args) -> int:
 def cmd_render(args) -> int:
     from .render.dot import FORMATS, render
     check_outputs([(args.output, "-o", tuple(f".{f}" for f in FORMATS))])
-    out = render(load(args.network), args.output, args.depth, args.rankdir)
+    net = load(args.network)
+    depth = args.depth
+    if depth == "auto":
+        depth = auto_depth(net)
+        if depth is not None:
+            print(f"note: every layer of {net.name} makes a figure more than {MAX_RANKS} boxes tall; drawn with "
+                  f"--depth {depth} (--depth all draws every layer)", file=sys.stderr)
+    out = render(net, args.output, depth, args.rankdir)
     print(f"wrote {out}")
     return 0
 

@@ -63,11 +63,13 @@ class CnnError(Exception):
     def line(self) -> int | None:
         return self.pos.line if self.pos else None
 
+    kind = "error"
+
     def __str__(self) -> str:
         if self.pos is None:
-            text = f"error: {self.message}"
+            text = f"{self.kind}: {self.message}"
         else:
-            text = f"{self.pos}: {self.message}"
+            text = f"{self.pos}: {self.message}" if self.kind == "error" else f"{self.pos}: {self.kind}: {self.message}"
             quoted, column = window(self.pos.source.line(self.pos.line).rstrip("\n").expandtabs(1), self.pos.column)
             if quoted.strip():
                 gutter = " " * len(str(self.pos.line))
@@ -80,6 +82,12 @@ class CnnError(Exception):
 
 WORD_WIDTH = 300   # no message echoes a longer run of text (a whole file pasted as a name, say)
 _LONG_WORD = re.compile(r"\S{%d,}" % (WORD_WIDTH + 1))
+class CnnNote(CnnError):
+    """Not an error: something a careful reader of the file would want to know, with its place."""
+
+    kind = "note"
+
+
 QUOTE_WIDTH = 100  # characters of a source line quoted around the error
 NAME_WIDTH = 40    # characters of a user's name echoed in a message
 

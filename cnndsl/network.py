@@ -30,6 +30,11 @@ class Network:
         self.output: str = graph.graph["output"]
         self.aux_heads: list[dict] = graph.graph["aux_heads"]
 
+    @property
+    def notes(self) -> list:
+        """Things worth saying about the file that are not errors (CnnError objects, each with a place)."""
+        return self.graph.graph.get("notes", [])
+
     # ---- totals ----------------------------------------------------------------------------------
     @cached_property
     def layers(self) -> list[str]:
@@ -200,7 +205,7 @@ def load(path_or_name: str | Path) -> Network:
     return parse(decode(raw, str(path)), str(path))
 
 
-MAX_FILE_BYTES = 8 << 20  # 8 MB of text: thousands of times the largest real network
+MAX_FILE_BYTES = 1 << 20  # 1 MB: the parser takes at most 128 K characters (language/parser.py)
 
 
 def decode(raw: bytes, name: str) -> str:
@@ -220,11 +225,13 @@ def decode(raw: bytes, name: str) -> str:
 def resolve(path_or_name: str | Path) -> Path:
     """A path that exists, or the shipped architecture of that name."""
     path = Path(path_or_name)
+    shipped = shipped_architectures()
     if path.exists():
         if path.is_dir():
+            if str(path_or_name) in shipped:  # a folder that happens to share a shipped network's name
+                return shipped[str(path_or_name)]
             raise CnnError(f"{path} is a folder, not a .cnn file")
         return path
-    shipped = shipped_architectures()
     if str(path_or_name) in shipped:
         return shipped[str(path_or_name)]
     known = ", ".join(shipped)

@@ -4,8 +4,14 @@ Every node is one layer (merges included). Its attributes:
   op, attrs (resolved options), inputs (ordered, may repeat), shape (per sample), params / state
   (name → shape), n_params, macs, flops, act_bytes, pos (SourcePosition), line, scope (dotted prefix),
   blocks (enclosing block instances, outermost first), train_only, aux (head name or None), label,
-  skip (for the add of a `residual`: "identity" or "projection").
-Graph attributes: name, input_shape, output, aux_heads [{name, node, weight}], blocks {instance → info}.
+  skip (for the add of a `residual`: "identity" or "projection"), role ("main", or "shortcut" inside a
+  residual's projection), stmt (how a merge reads in messages; None for a layer).
+Edge attribute: role — "main", "skip" (a residual's identity, an `@label` merge), "projection" (from a
+residual's shortcut) or "aux" (into an aux head).
+Graph attributes: name, input_shape, output, aux_heads [{name, node, weight}], blocks {instance → info},
+notes [CnnError: things worth saying that are not errors, e.g. a label read before its activation].
+
+Generated names that would end in the layer's own digits take a separator: relu6_1, not relu61.
 
 Node names are the scope's prefix plus the label, or the op and its running count within the scope:
 `inception3a.b2.conv2`, `layer1_0.shortcut.conv1`, `aux1.dense1`. Adding a layer renumbers only later
@@ -22,7 +28,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..errors import CnnError, SourcePosition, clip, suggest
+from ..errors import CnnError, CnnNote, SourcePosition, clip, suggest
 from ..gcpause import collector_paused
 from ..language import ast
 from ..ops import OPS, ArgError, ShapeError, fmt_shape, layer, unknown_layer_message
@@ -45,17 +51,19 @@ class Scope:
     counters: Counter = field(default_factory=Counter)
     label_lines: dict[str, int] = field(default_factory=dict)
     rebindable: set[str] = field(default_factory=set)  # labels set by an earlier pass of a repeat
+    role: str = "main"  # "shortcut" inside a residual's projection
 
     def child(self, name: str, **changes) -> "Scope":
         """A nested naming scope that shares this one's labels unless given its own."""
         fields = dict(prefix=f"{self.prefix}{name}.", labels=self.labels, env=self.env, blocks=self.blocks,
-                      aux=self.aux, label_lines=self.label_lines, rebindable=self.rebindable)
+                      aux=self.aux, label_lines=self.label_lines, rebindable=self.rebindable, role=self.role)
         fields.update(changes)
         return Scope(**fields)
 
     def next_name(self, base: str) -> str:
+        """relu → relu1, relu2, …; a name that ends in a digit takes a separator: relu6 → relu6_1."""
         k = self.counters[base] = self.counters.get(base, 0) + 1
-        return f"{base}{k}"
+        return f"{base}_{k}" if base[-1].isdigit() else f"{base}{k}"
 
 
 def build(program: ast.Program) -> nx.DiGraph:
@@ -66,7 +74,7 @@ def build(program: ast.Program) -> nx.DiGraph:
 class _Builder:
     def __init__(self, program: ast.Program):
         self.program = program
-        self.g = nx.DiGraph(name=program.name, input_shape=program.input_shape, aux_heads=[], blocks={})
+        self.g = nx.DiGraph(name=program.name, input_shape=program.input_shape, aux_heads=[], blocks={}, notes=[])
         self.blockdefs: dict[str, ast.BlockDef] = {}
         for block in program.blocks:
             if block.name in self.blockdefs:
@@ -86,6 +94,7 @@ class _Builder:
         self.shapes: dict[str, tuple] = {}  # node → shape, for the shape rules of the next nodes
         self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
         self.facts: dict[tuple, dict] = {}  # derive()'s results by statement, values and input shape
+        self.noted: set[str] = set()  # labelled layers already noted as read before their activation
         self.dispatch = {ast.Layer: self._layer, ast.Call: self._call, ast.Repeat: self._repeat,
                          ast.Merge: self._merge, ast.RefMerge: self._refmerge, ast.Residual: self._residual,
                          ast.From: self._from, ast.Aux: self._aux}
@@ -95,7 +104,7 @@ class _Builder:
         p = self.program
         self.g.add_node("input", op="input", attrs={}, inputs=[], shape=p.input_shape, params={}, state={},
                         n_params=0, macs=0, flops=0, act_bytes=0, pos=p.pos, line=p.pos.line, scope="",
-                        blocks=(), train_only=False, aux=None, label=None, skip=None, stmt="input")
+                        blocks=(), train_only=False, aux=None, label=None, skip=None, stmt="input", role="main")
         self.shapes["input"] = p.input_shape
         if not p.body:
             raise CnnError("the network has no layers", p.pos, "add layers after `input`")
@@ -280,7 +289,7 @@ class _Builder:
     def _refmerge(self, stmt: ast.RefMerge, scope: Scope, current: str) -> str:
         inputs = [current] + [self.ref(r, scope) for r in stmt.refs]
         text = f"{stmt.kind} " + " ".join(f"@{r.name}" for r in stmt.refs)
-        return self.merge_node(stmt.kind, inputs, scope, stmt.pos, stmt.label, text)
+        return self.merge_node(stmt.kind, inputs, scope, stmt.pos, stmt.label, text, ["main"] + ["skip"] * len(stmt.refs))
 
     def _residual(self, stmt: ast.Residual, scope: Scope, current: str) -> str:
         if not stmt.body:
@@ -289,7 +298,7 @@ class _Builder:
         skip = current
         if stmt.shortcut:
             k = scope.counters["shortcut"] = scope.counters["shortcut"] + 1
-            sscope = scope.child("shortcut" if k == 1 else f"shortcut{k}")
+            sscope = scope.child("shortcut" if k == 1 else f"shortcut{k}", role="shortcut")
             sscope.counters = Counter()
             skip = self.run(stmt.shortcut, sscope, current)
         got, carried = self.shapes[body], self.shapes[skip]
@@ -297,7 +306,8 @@ class _Builder:
             what = "the shortcut gives" if stmt.shortcut else "the skip carries"
             raise CnnError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
                            stmt.shortcut_pos if stmt.shortcut else stmt.pos, _projection_hint(got, carried))
-        node = self.merge_node("add", [body, skip], scope, stmt.pos, stmt.label, "residual")
+        node = self.merge_node("add", [body, skip], scope, stmt.pos, stmt.label, "residual",
+                               ["main", "projection" if stmt.shortcut else "skip"])
         self.g.nodes[node]["skip"] = "projection" if stmt.shortcut else "identity"
         return node
 
@@ -339,14 +349,16 @@ class _Builder:
                     flops=op.flops(attrs, ins, shape), act_bytes=4 * math.prod(shape))
 
     def merge_node(self, op_name: str, inputs: list[str], scope: Scope, pos: SourcePosition, label: str | None,
-                   text: str) -> str:
+                   text: str, roles: list[str] | None = None) -> str:
         facts = self.derive(op_name, {}, [self.shapes[i] for i in inputs], pos, text, op_name)
-        return self.add(op_name, facts, inputs, scope, pos, label, text)
+        return self.add(op_name, facts, inputs, scope, pos, label, text, roles=roles)
 
     def add(self, op_name: str, facts: dict, inputs: list[str], scope: Scope, pos: SourcePosition,
-            label: str | None, text: str | None, base: str | None = None) -> str:
+            label: str | None, text: str | None, base: str | None = None, roles: list[str] | None = None) -> str:
         """A node for one layer; `facts` are derive()'s; `text` is how a merge reads in messages (None for
-        a layer: its source text is read from `pos` when a message needs it, see `statement_text`)."""
+        a layer: its source text is read from `pos` when a message needs it, see `statement_text`).
+        Each in-edge gets a role: "main", "skip" (a residual's identity, an `@label`), "projection" (a
+        residual's shortcut) or "aux" (into an aux head)."""
         if self.g.number_of_nodes() >= MAX_NODES:
             raise CnnError(f"the network grows past {MAX_NODES:,} layers", pos,
                            "check the `repeat` counts; cnndsl expands every repetition")
@@ -363,11 +375,16 @@ class _Builder:
         self.g.add_node(
             name, op=op_name, inputs=list(inputs), **facts, pos=pos, line=pos.line,
             scope=scope.prefix[:-1], blocks=scope.blocks, train_only=scope.aux is not None, aux=scope.aux,
-            label=label, skip=None, stmt=text,
+            label=label, skip=None, stmt=text, role=scope.role,
         )
         self.shapes[name] = facts["shape"]
-        for i in dict.fromkeys(inputs):
-            self.g.add_edge(i, name)
+        roles = roles or ["main"] * len(inputs)
+        for i, role in zip(inputs, roles):
+            if self.g.has_edge(i, name):
+                continue
+            if scope.aux and not self.g.nodes[i]["aux"]:
+                role = "aux"
+            self.g.add_edge(i, name, role=role)
         return name
 
     def _fresh(self, scope: Scope, base: str) -> str:
@@ -381,7 +398,25 @@ class _Builder:
             where = "in this block" if scope.blocks else "before this point"
             raise CnnError(f"unknown label '@{clip(ref.name)}'{suggest(ref.name, scope.labels)}", ref.pos,
                            f"labels are written `name: statement` and must be defined {where}")
-        return scope.labels[ref.name]
+        node = scope.labels[ref.name]
+        self._note_pre_activation(ref, node)
+        return node
+
+    def _note_pre_activation(self, ref: ast.Ref, node: str) -> None:
+        """`a: conv 8 3x3; relu` labels the conv: say so where @a is used, once per label."""
+        data = self.g.nodes[node]
+        if data["op"] in ("add", "concat") or OPS[data["op"]].family == "activation" or node in self.noted:
+            return
+        for succ in self.g.successors(node):
+            after = self.g.nodes[succ]
+            if OPS[after["op"]].family == "activation" and after["line"] == data["line"]:
+                self.noted.add(node)
+                what = source_text(data["pos"], data["op"])
+                act = source_text(after["pos"], after["op"])
+                self.g.graph["notes"].append(CnnNote(
+                    f"@{clip(ref.name)} is the output of `{what}` (line {data['line']}), before its `{act}`",
+                    ref.pos, f"to take the activated value, label the activation: `{what}; {clip(ref.name)}: {act}`"))
+                return
 
     def value(self, expr, scope: Scope):
         """Evaluate an argument expression with the block parameters in scope."""

@@ -50,6 +50,7 @@ def _lark() -> Lark:
 MAX_NESTING = 32      # braces inside braces: real networks nest 3–5 deep
 MAX_EXPR_DEPTH = 64   # operators inside operators in one expression
 MAX_DIGITS = 40       # a whole number with more digits than this cannot size anything
+MAX_CHARS = 1 << 17   # 128 K characters: ~50× the largest classic network; parsing it takes under a second
 
 
 def normalize(text: str) -> str:
@@ -64,6 +65,9 @@ def normalize(text: str) -> str:
 
 def parse(text: str, filename: str = "<string>") -> ast.Program:
     """Parse .cnn text into a Program. Raises CnnError for anything malformed."""
+    if len(text) > MAX_CHARS:
+        raise CnnError(f"{filename} has {len(text):,} characters; a .cnn file is at most {MAX_CHARS:,}",
+                       hint="write repeated layers with `repeat N { … }` or a `block`")
     text = normalize(text)
     source = Source(filename, text)
     try:

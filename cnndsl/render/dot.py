@@ -37,7 +37,8 @@ FAMILY_COLOURS = {  # fill colours, light enough to print
 }
 EDGE_STYLE = {
     "main": dict(color="#444444"),
-    "identity": dict(color="#1f77b4", style="dashed", constraint="false", penwidth="1.4"),
+    "identity": dict(color="#1f77b4", style="dashed", weight="0", penwidth="1.4"),
+    "projection": dict(color="#1f77b4", style="dashed", weight="0", penwidth="1.4", fontcolor="#1f77b4"),
     "skip": dict(color="#1f77b4", style="dashed", penwidth="1.4"),
     "aux": dict(color="#888888", style="dashed"),
 }
@@ -63,14 +64,17 @@ def diagram(net, depth: int | None = None, rankdir: str = "TB") -> graphviz.Digr
     by_path: dict[tuple[str, ...], list[Unit]] = {}
     for unit in view.units.values():
         by_path.setdefault(unit.clusters, []).append(unit)
-    _emit(dot, (), _cluster_tree(view), by_path, _cluster_params(g), g)
+    headers = _headers(view)
+    edges = _through_headers(view, headers)
+    spine = _spine(edges, view.unit_of[net.output])
+    _emit(dot, (), _cluster_tree(view), by_path, _cluster_params(g), g, headers, spine)
     _emit_outputs(dot, view, net)
     for heads in _branch_heads(g, view):
         with dot.subgraph() as same:
             same.attr(rank="same")
             for unit in heads:
                 same.node(unit)
-    for edge in view.edges:
+    for edge in edges:
         _emit_edge(dot, edge, view, g)
     dot.node("legend", _legend(view, g), shape="plaintext", style="", margin="0")
     return dot
@@ -142,6 +146,38 @@ def _branch_heads(g: nx.DiGraph, view: View) -> list[list[str]]:
     return rows
 
 
+def _headers(view: View) -> dict[str, str]:
+    """A title box at the top of each cluster (block instance, aux head) that its input flows into: no
+    edge then crosses the title. cluster → header node id."""
+    names = {c for unit in view.units.values() for c in unit.clusters}
+    return {name: f"{name}.__title__" for name in sorted(names, key=lambda n: (n.count("."), n))}
+
+
+def _through_headers(view: View, headers: dict[str, str]) -> list[Edge]:
+    """Edges that enter a cluster from one outside box are routed through the cluster's title box:
+    outside → title (with the tensor's shape), title → each box it fed (a skip keeps its style).
+    Clusters are taken outermost first, so nested titles chain."""
+    def inside(box: str, cluster: str) -> bool:
+        if box in view.units:
+            return cluster in view.units[box].clusters
+        return any(box == h for c, h in headers.items() if c == cluster or c.startswith(cluster + "."))
+
+    edges = list(view.edges)
+    for cluster, header in headers.items():
+        entering = [e for e in edges if inside(e.dst, cluster) and not inside(e.src, cluster)]
+        sources = {e.src for e in entering}
+        if len(sources) != 1 or any(e.kind == "aux" and not cluster.startswith("aux") for e in entering):
+            continue
+        first = next((e for e in entering if e.kind == "main"), entering[0])
+        rest = [e for e in edges if e not in entering]
+        kind = "aux" if all(e.kind == "aux" for e in entering) else "main"
+        rest.append(Edge(first.src, header, first.tensor, kind))
+        rest += [Edge(header, e.dst, e.tensor if e.kind == "projection" else None, "main" if e.kind == "aux" else e.kind,
+                      e.via) for e in entering]
+        edges = rest
+    return edges
+
+
 def _cluster_tree(view: View) -> dict:
     tree: dict = {}
     for unit in view.units.values():
@@ -151,14 +187,35 @@ def _cluster_tree(view: View) -> dict:
     return tree
 
 
+def _spine(edges: list[Edge], output: str) -> set[str]:
+    """The boxes every main path from the input to the output passes through (skips and projections
+    aside): drawn in one straight column (Graphviz's `group`), however deep the network, with branches
+    and skips beside it."""
+    dag = nx.DiGraph((e.src, e.dst) for e in edges if e.kind == "main")
+    if "input" not in dag or output not in dag:
+        return set()
+    dominators = nx.immediate_dominators(dag, "input")
+    spine, node = {output}, output
+    while node != "input":
+        node = dominators[node]
+        spine.add(node)
+    return spine
+
+
 def _emit(dot: graphviz.Digraph, path: tuple[str, ...], tree: dict, by_path: dict, params: Counter,
-          g: nx.DiGraph) -> None:
+          g: nx.DiGraph, headers: dict[str, str], spine: set[str]) -> None:
     for unit in by_path.get(path, ()):
-        dot.node(unit.id, _label(unit, g), **_node_attrs(unit, g))
+        dot.node(unit.id, _label(unit, g), **_node_attrs(unit, g), **({"group": "spine"} if unit.id in spine else {}))
     for name, sub in tree.items():
         with dot.subgraph(name=f"cluster_{name}") as c:
-            c.attr(**_cluster_attrs(name, params[name], g))
-            _emit(c, path + (name,), sub, by_path, params, g)
+            attrs = _cluster_attrs(name, params[name], g)
+            title = attrs.pop("label")
+            c.attr(**attrs, label="")
+            head, _, rest = title.partition(" · ")
+            c.node(headers[name], f"<<b>{html.escape(head)}</b> · {html.escape(rest)}>", shape="plaintext", style="",
+                   fontsize="10", fontcolor=attrs.get("fontcolor", "#333333"), margin="0.08,0.04", height="0.2",
+                   **({"group": "spine"} if headers[name] in spine else {}))
+            _emit(c, path + (name,), sub, by_path, params, g, headers, spine)
 
 
 def _cluster_params(g: nx.DiGraph) -> Counter:
@@ -180,8 +237,11 @@ def _cluster_attrs(name: str, params: int, g: nx.DiGraph) -> dict:
                 color="#999999", fontcolor="#333333", fontsize="10", labeljust="l")
 
 
-def _describe(node: str, g: nx.DiGraph) -> str:
+def _describe(node: str, g: nx.DiGraph, per_group: bool = False) -> str:
     data = g.nodes[node]
+    if per_group:  # one group's share of a grouped convolution: conv 128 5×5 of conv 256 5×5 g2
+        a = dict(data["attrs"], out_channels=data["attrs"]["out_channels"] // data["attrs"]["groups"], groups=1)
+        return OPS["conv"].describe(a)
     if data["op"] == "concat":
         parts = [str(g.nodes[i]["shape"][0]) for i in data["inputs"]]
         return f"concat {'+'.join(parts)} = {data['shape'][0]}"
@@ -204,9 +264,26 @@ def _label(unit: Unit, g: nx.DiGraph) -> str:
         return (f"<<b>{html.escape(call)}{times}</b><br/>"
                 f"<font point-size='8' color='#555555'>{html.escape(name)} · {small or 'no params'}</font>>")
     main = " · ".join(_runs(_describe(n, g) for n in unit.nodes))
-    name = unit.id.rsplit(".", 1)[-1]
+    name = _short_name(unit)
     sub = " · ".join(x for x in (name, small) if x)
+    first = g.nodes[unit.nodes[0]]
+    groups = first["attrs"].get("groups", 1) if first["op"] == "conv" else 1
+    if groups == 2:  # the two towers of AlexNet's figure 2: one half of the filters on each GPU
+        half = " · ".join(_runs([_describe(unit.nodes[0], g, per_group=True)] + [_describe(n, g) for n in unit.nodes[1:]]))
+        cell = (f"<td border='1' style='rounded' bgcolor='{FAMILY_COLOURS['conv'][0]}' cellpadding='3'>"
+                f"<b>{html.escape(half)}</b></td>")
+        return (f"<<table border='0' cellspacing='3' cellpadding='0'><tr>{cell}{cell}</tr>"
+                f"<tr><td colspan='2'><font point-size='8' color='#555555'>groups=2: two towers, each on half the "
+                f"channels (the paper's two GPUs) · {html.escape(sub)}</font></td></tr></table>>")
+    if groups > 2:
+        sub += f" · groups={groups}: {groups} slices of {first['params']['weight'][1]} input channels"
     return f"<<b>{html.escape(main)}</b><br/><font point-size='8' color='#555555'>{html.escape(sub)}</font>>"
+
+
+def _short_name(unit: Unit) -> str:
+    """The box's layer name within its block: `conv1`, `b2.conv2`, `shortcut.conv1`."""
+    inner = unit.clusters[-1] + "." if unit.clusters else ""
+    return unit.id[len(inner):] if unit.id.startswith(inner) else unit.id
 
 
 def _node_attrs(unit: Unit, g: nx.DiGraph) -> dict:
@@ -225,14 +302,17 @@ def _node_attrs(unit: Unit, g: nx.DiGraph) -> dict:
 
 def _emit_edge(dot: graphviz.Digraph, edge: Edge, view: View, g: nx.DiGraph) -> None:
     attrs = dict(EDGE_STYLE[edge.kind])
-    label = fmt_shape(g.nodes[edge.tensor]["shape"])
+    label = fmt_shape(g.nodes[edge.tensor]["shape"]) if edge.tensor else ""
     if edge.kind == "identity":
-        label = f"identity {label}"
-    attrs["label"] = f" {label}"
-    if edge.kind == "main" and g.nodes[view.units[edge.dst].nodes[0]]["skip"] == "projection":
-        attrs["weight"] = "4"  # keep the body of a residual straight; the shortcut bends
-    elif edge.kind == "main":
-        attrs["weight"] = "2"
+        label = f"identity {label}".strip()
+    if edge.kind == "projection":
+        layers = " · ".join(_runs(_describe(n, g) for n in edge.via))
+        params = sum(g.nodes[n]["n_params"] for n in edge.via)
+        label = f"{layers} projection\n{params:,} params · {label}" if label else f"{layers} projection"
+    if label:
+        attrs["label"] = f" {label}"
+    if edge.kind == "main":
+        attrs["weight"] = "4"  # the main path straight; skips and projections bend beside it
     dot.edge(edge.src, edge.dst, **attrs)
 
 
@@ -254,11 +334,14 @@ def _legend(view: View, g: nx.DiGraph) -> str:
         fam = "block" if unit.kind == "block" else OPS[g.nodes[unit.nodes[0]]["op"]].family if unit.kind != "input" else None
         if fam in FAMILY_COLOURS and fam not in families:
             families.append(fam)
-    rows = "".join(f"<tr><td bgcolor='{FAMILY_COLOURS[f][0]}' width='14'> </td><td align='left'>{FAMILY_COLOURS[f][1]}"
-                   f"</td></tr>" for f in sorted(families, key=list(FAMILY_COLOURS).index))
+    rows = "".join(f"<tr><td bgcolor='{FAMILY_COLOURS[f][0]}' border='1' color='#555555' width='14'> </td>"
+                   f"<td align='left'>{FAMILY_COLOURS[f][1]}</td></tr>"
+                   for f in sorted(families, key=list(FAMILY_COLOURS).index))
     kinds = {e.kind for e in view.edges}
     if "identity" in kinds or "skip" in kinds:
         rows += "<tr><td><font color='#1f77b4'>- -</font></td><td align='left'>skip connection</td></tr>"
+    if "projection" in kinds:
+        rows += "<tr><td><font color='#1f77b4'>- -</font></td><td align='left'>projection shortcut</td></tr>"
     if g.graph["aux_heads"]:
         rows += "<tr><td><font color='#888888'>- -</font></td><td align='left'>aux head (train only)</td></tr>"
     return (f"<<table border='0' cellborder='0' cellspacing='2' cellpadding='1'><tr><td colspan='2' align='left'>"

@@ -32,8 +32,10 @@ class Unit:
 class Edge:
     src: str
     dst: str
-    tensor: str  # the graph node whose output the edge carries
+    tensor: str | None  # the graph node whose output the edge carries (None: no label)
     kind: str = "main"  # "main" | "identity" (a residual's skip) | "skip" (an @label merge) | "aux"
+    # | "projection" (a residual's shortcut, its layers drawn on the edge)
+    via: list[str] = field(default_factory=list)  # a projection's layers
 
 
 @dataclass
@@ -66,6 +68,10 @@ def build_view(g: nx.DiGraph, depth: int | None = None) -> View:
         if data["op"] == "input":
             units[node] = Unit(node, "input", [node], (), node)
             unit_of[node] = node
+        elif data.get("role") == "shortcut" and not collapsed:
+            # a residual's projection is drawn on its skip edge, beside the main path: its layers belong
+            # to the box the skip leaves from
+            unit_of[node] = unit_of[data["inputs"][0]]
         elif collapsed:
             unit = units.get(collapsed)
             if unit is None:
@@ -84,7 +90,7 @@ def build_view(g: nx.DiGraph, depth: int | None = None) -> View:
             unit_of[node] = node
     if depth is not None:
         _fold_repeats(g, units, unit_of)
-    return View(units, _edges(g, unit_of), unit_of)
+    return View(units, _edges(g, unit_of, units), unit_of)
 
 
 def _fuses_into(g: nx.DiGraph, node: str, units: dict, unit_of: dict) -> bool:
@@ -126,20 +132,50 @@ def _fold_repeats(g: nx.DiGraph, units: dict[str, Unit], unit_of: dict[str, str]
             del units[nxt.id]
 
 
-def _edges(g: nx.DiGraph, unit_of: dict[str, str]) -> list[Edge]:
+def _edges(g: nx.DiGraph, unit_of: dict[str, str], units: dict[str, Unit]) -> list[Edge]:
+    """One edge per pair of boxes, its kind from the graph's edge roles (set by the builder)."""
     edges: dict[tuple[str, str], Edge] = {}
     for node, data in g.nodes(data=True):
         dst = unit_of[node]
-        for slot, src_node in enumerate(data["inputs"]):
+        if dst not in units:  # a projection's layer: drawn on the edge
+            continue
+        for src_node in data["inputs"]:
             src = unit_of[src_node]
             if src == dst or (src, dst) in edges:
                 continue
-            kind = "main"
-            if data["aux"] and not g.nodes[src_node]["aux"]:
-                kind = "aux"
-            elif slot > 0 and data["skip"] == "identity":
-                kind = "identity"
-            elif slot > 0 and data["stmt"].startswith(("add @", "concat @")):
-                kind = "skip"
-            edges[(src, dst)] = Edge(src, dst, src_node, kind)
+            role = g.edges[src_node, node].get("role", "main")
+            kind = {"skip": "identity" if data["skip"] == "identity" else "skip"}.get(role, role)
+            edges[(src, dst)] = Edge(src, dst, src_node, kind, _projection(g, src_node) if role == "projection" else [])
     return list(edges.values())
+
+
+def _projection(g: nx.DiGraph, last: str) -> list[str]:
+    """The layers of a residual's shortcut, first to last, from its output back to the residual's input."""
+    chain = []
+    node = last
+    while g.nodes[node].get("role") == "shortcut":
+        chain.append(node)
+        node = g.nodes[node]["inputs"][0]
+    return chain[::-1]
+
+
+MAX_RANKS = 50  # boxes along the longest path: taller than this, a figure no longer reads on one page
+
+
+def ranks(view: View) -> int:
+    """The number of boxes along the longest path: the figure's height in boxes."""
+    dag = nx.DiGraph()
+    dag.add_nodes_from(view.units)
+    dag.add_edges_from((e.src, e.dst) for e in view.edges)
+    return nx.dag_longest_path_length(dag) + 1 if len(dag) else 0
+
+
+def auto_depth(net) -> int | None:
+    """None (every layer) when the figure is at most MAX_RANKS boxes tall; else the deepest folding
+    that is (1, then 0)."""
+    if ranks(build_view(net.graph)) <= MAX_RANKS:
+        return None
+    for depth in (1, 0):
+        if ranks(build_view(net.graph, depth)) <= MAX_RANKS:
+            return depth
+    return 0

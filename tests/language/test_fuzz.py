@@ -97,7 +97,8 @@ HEAVY = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCh
 
 
 @HEAVY
-@given(st.integers(1, 30000), st.sampled_from(["relu; ", "a: relu; ", "conv 2 1x1; ", "x" * 50 + " ", "#"]))
+@given(st.integers(1, 30000), st.sampled_from(["relu; ", "a: relu; ", "conv 2 1x1; ", "x" * 50 + " ", "#",
+                                                "conv 2 1x1 stride=1 pad=0; "]))
 def test_long_lines(count, piece):
     check(HEAD + "block b() { " + piece * count + "\n}\nb()\n")
     check(HEAD + "repeat " + str(count) + " { a: relu }\n")

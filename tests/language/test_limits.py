@@ -165,3 +165,10 @@ def test_a_name_that_is_a_file_in_the_folder_is_suggested(tmp_path, monkeypatch)
 def test_special_files_are_refused(tmp_path):
     with pytest.raises(CnnError, match="not a regular file"):
         cnndsl.load("/dev/zero")
+
+
+def test_a_file_beyond_the_size_limit_is_refused_at_once():
+    from cnndsl.language.parser import MAX_CHARS
+    text = HEAD + "block b() { " + "conv 2 1x1; " * (MAX_CHARS // 12 + 1) + "}\nb()\n"
+    assert cpu_seconds(lambda: error_of(text)) < 0.1
+    assert "a .cnn file is at most 131,072" in error_of(text).message

@@ -101,3 +101,12 @@ def test_digits_split_is_fixed():
     a = load_data("digits", (1, 8, 8), 10)
     b = load_data("digits", (1, 8, 8), 10)
     assert np.array_equal(a.test.y, b.test.y) and len(a.train.y) + len(a.val.y) + len(a.test.y) == 1797
+
+
+def test_what_the_data_adapt_is_said_in_one_line_each():
+    from cnndsl.training.data import load_data
+    data = load_data("digits", (1, 32, 32), 12)
+    notes = data.adapted((1, 32, 32), 12)
+    assert notes == ["note: the 1×8×8 images are resampled to the network's input, 1×32×32",
+                     "note: the network has 12 outputs but the data have 10 classes; outputs 10…11 are never the answer"]
+    assert load_data("digits", (1, 8, 8), 10).adapted((1, 8, 8), 10) == []
