@@ -132,6 +132,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--batch", type=_positive, default=None, metavar="N",
                    help="also show the memory of a training step (Adam) and of inference at this batch size")
+    p.add_argument("--columns", default=None, metavar="A,B,…",
+                   help="the columns after layer and op, in order: input, output, params, params%%, macs, flops, "
+                        "memory, train (needs --batch), rf, kernel (default: output,params,macs,rf)")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
@@ -237,12 +240,16 @@ def cmd_check(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    from .summary import DEFAULT_COLUMNS, parse_columns
+    columns = parse_columns(args.columns) if args.columns else DEFAULT_COLUMNS
+    if "train" in columns and not args.batch:
+        raise CnnError("--columns train needs --batch N: the memory of a training step depends on the batch")
     net = load(args.network)
     from .summary import print_summary, summary_json
     if args.json:
         print(summary_json(net, args.batch))
         return 0
-    print_summary(net, _console(), args.depth, args.batch)
+    print_summary(net, _console(), args.depth, args.batch, columns)
     return 0
 
 

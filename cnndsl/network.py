@@ -91,10 +91,12 @@ class Network:
                 "flops": self.flops, "activation_bytes": self.activation_bytes}
 
     # ---- views -----------------------------------------------------------------------------------
-    def summary(self, depth: int | None = None, width: int = 110) -> str:
-        """The per-layer table with block subtotals and a totals footer, as plain text."""
-        from .summary import summary_text
-        return summary_text(self, depth=depth, width=width)
+    def summary(self, depth: int | None = None, width: int = 110, columns: tuple[str, ...] | None = None,
+                batch: int | None = None) -> str:
+        """The per-layer table with block subtotals and a totals footer, as plain text. columns: any of
+        input, output, params, params%, macs, flops, memory, train (with batch), rf, kernel."""
+        from .summary import DEFAULT_COLUMNS, summary_text
+        return summary_text(self, depth=depth, width=width, columns=tuple(columns or DEFAULT_COLUMNS), batch=batch)
 
     def to_dict(self) -> dict:
         """The summary as JSON-ready data (the format of `cnndsl summary --json`)."""

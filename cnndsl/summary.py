@@ -7,12 +7,15 @@ FLOPs are 2 × MACs plus bias adds plus the element-wise work of every other lay
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from .errors import CnnError
 from .format import fmt_rf, human
 from .gcpause import collector_paused
 from .ops import OPS, fmt_shape
@@ -50,19 +53,68 @@ def block_totals(net: Network) -> dict[str, dict]:
     return totals
 
 
-def summary_dict(net: Network) -> dict:
+def kernel_of(data: dict) -> str:
+    """A windowed layer's kernel and stride, as the `kernel` column shows it: '7×7 /2'."""
+    a = data["attrs"]
+    if "kernel" not in a:
+        return ""
+    stride = a.get("stride", (1, 1))
+    text = fmt_rf(a["kernel"])
+    if tuple(stride) != (1, 1):
+        text += f" /{fmt_rf(stride)}"
+    return text
+
+
+def kept_elements(net: Network) -> dict[str, int]:
+    """Per layer, the elements of its output — and of any mask or index it makes — that a training step
+    keeps for backward, per image (the memory estimate's rule: Op.saves). A tensor kept by several
+    readers counts once, for the layer that made it."""
     nodes = net.graph.nodes
-    layers = [{
-        "name": n,
-        "op": nodes[n]["op"],
-        "block": nodes[n]["blocks"][-1] if nodes[n]["blocks"] else None,
-        "output_shape": list(nodes[n]["shape"]),
-        "params": nodes[n]["n_params"],
-        "macs": nodes[n]["macs"],
-        "flops": nodes[n]["flops"],
-        "receptive_field": _json_rf(nodes[n]["rf"]),
-        "line": nodes[n]["line"],
-    } for n in net.layers]
+    kept: set[str] = set()
+    extra: dict[str, int] = {}
+    for n in net.layers:
+        d = nodes[n]
+        for what in OPS[d["op"]].saves(d["attrs"]):
+            if what == "extra":
+                extra[n] = extra.get(n, 0) + math.prod(d["shape"])
+            else:
+                kept.update(d["inputs"] if what == "input" else [n])
+    return {n: (math.prod(nodes[n]["shape"]) if n in kept else 0) + extra.get(n, 0) for n in net.layers}
+
+
+def training_bytes(net: Network, batch: int) -> dict[str, int]:
+    """Per layer, what it adds to a training step at this batch: its weights, their gradient and Adam's
+    two moments (16 bytes a parameter), and what backward keeps of its output (float32)."""
+    nodes = net.graph.nodes
+    return {n: 16 * nodes[n]["n_params"] + 4 * batch * k for n, k in kept_elements(net).items()}
+
+
+def summary_dict(net: Network, batch: int | None = None) -> dict:
+    """Every column of the table, per layer (the JSON of `summary --json`)."""
+    nodes = net.graph.nodes
+    total = max(net.param_count, 1)
+    train = training_bytes(net, batch) if batch else {}
+    layers = []
+    for n in net.layers:
+        d = nodes[n]
+        row = {
+            "name": n,
+            "op": d["op"],
+            "block": d["blocks"][-1] if d["blocks"] else None,
+            "output_shape": list(d["shape"]),
+            "params": d["n_params"],
+            "macs": d["macs"],
+            "flops": d["flops"],
+            "receptive_field": _json_rf(d["rf"]),
+            "line": d["line"],
+            "input_shapes": [list(nodes[i]["shape"]) for i in d["inputs"]],
+            "params_percent": 100 * d["n_params"] / total,
+            "memory": d["act_bytes"],
+            "kernel": kernel_of(d) or None,
+        }
+        if batch:
+            row["training_memory"] = train[n]
+        layers.append(row)
     return {"name": net.name, "input": list(net.input_shape), "output": list(net.output_shape),
             "totals": net.totals(), "layers": layers}
 
@@ -72,20 +124,91 @@ def block_call(info: dict) -> str:
     return f"{info['block']}({', '.join(str(v) for v in info['args'].values())})"
 
 
-COLUMNS = (("Layer", "left"), ("Op", "left"), ("Output", "right"), ("Params", "right"), ("MACs", "right"),
-           ("RF", "right"))
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: its header, alignment, and its cell for a layer or a block instance."""
+
+    key: str
+    header: str
+    justify: str
+    help: str
 
 
-def table_rows(net: Network, depth: int | None = None) -> list[tuple[tuple[str, ...], str | None]]:
-    """The table's rows as (cells, style): block instances open with their call and subtotal, layers
-    nested deeper than `depth` fold into them. One pass over the layers."""
+COLUMN_LIST = (
+    Column("input", "Input", "right", "input shape(s)"),
+    Column("output", "Output", "right", "output shape, per image"),
+    Column("params", "Params", "right", "parameters"),
+    Column("params%", "Params %", "right", "share of all parameters"),
+    Column("macs", "MACs", "right", "multiply-accumulates, per image"),
+    Column("flops", "FLOPs", "right", "floating-point operations, per image"),
+    Column("memory", "Memory", "right", "the output's size, float32, per image"),
+    Column("train", "Train mem", "right", "a training step at --batch: weights, gradient, Adam moments and "
+                                          "what backward keeps of the output"),
+    Column("rf", "RF", "right", "receptive field, in input pixels"),
+    Column("kernel", "Kernel", "right", "kernel size and stride"),
+)
+COLUMNS_BY_KEY = {c.key: c for c in COLUMN_LIST}
+DEFAULT_COLUMNS = ("output", "params", "macs", "rf")
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """`--columns input,output,params%` → the keys, checked."""
+    keys = tuple(k.strip().lower() for k in text.split(",") if k.strip())
+    unknown = [k for k in keys if k not in COLUMNS_BY_KEY]
+    if unknown or not keys:
+        known = ", ".join(COLUMNS_BY_KEY)
+        raise CnnError(f"--columns: unknown column {', '.join(map(repr, unknown)) or '(none given)'}",
+                       hint=f"the columns are {known}")
+    return keys
+
+
+def _cell(key: str, v: dict, batch: int | None) -> str:
+    """A cell from a row's values (a layer's, or a block instance's subtotals)."""
+    if key == "input":
+        return " + ".join(dict.fromkeys(fmt_shape(s) for s in v["inputs"])) if v["inputs"] else ""
+    if key == "output":
+        return fmt_shape(v["shape"])
+    if key in ("params", "macs", "flops"):
+        return f"{v[key]:,}" if v[key] else ""
+    if key == "params%":
+        return f"{v['params%']:.1f} %" if v["params"] else ""
+    if key == "memory":
+        return human(v["memory"], "B")
+    if key == "train":
+        return human(v["train"], "B") if batch and v["train"] else ""
+    if key == "rf":
+        return fmt_rf(v["rf"])
+    return v.get("kernel", "")
+
+
+def _within(name: str, parent: str | None) -> str:
+    return name[len(parent) + 1:] if parent and name.startswith(parent + ".") else name
+
+
+def table_rows(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, batch: int | None = None,
+               relative: bool = False) -> list[tuple[tuple[str, ...], str | None]]:
+    """The table's rows as (cells, style): the layer and op columns, then `columns`. Block instances
+    open with their call and subtotals; layers nested deeper than `depth` fold into them. One pass.
+    relative: a nested row names its layer within its block (`b2.conv1` under `inception3a`), as the
+    terminal's narrower table does."""
     nodes = dict(net.graph.nodes(data=True))
     blocks = block_totals(net)
+    total = max(net.param_count, 1)
+    train = training_bytes(net, batch) if batch and "train" in columns else {}
+    block_train: dict[str, int] = {}
+    block_memory: dict[str, int] = {}
+    if train or "memory" in columns:
+        for n in net.layers:
+            for b in nodes[n]["blocks"]:
+                block_train[b] = block_train.get(b, 0) + train.get(n, 0)
+                block_memory[b] = block_memory.get(b, 0) + nodes[n]["act_bytes"]
+    first_input: dict[str, list] = {}
     rows: list[tuple[tuple[str, ...], str | None]] = []
     opened: set[str] = set()
     for n in net.layers:
         data = nodes[n]
         for b in data["blocks"]:
+            first_input.setdefault(b, [nodes[i]["shape"] for i in data["inputs"]])
             info = blocks[b]
             if b in opened or (depth is not None and info["depth"] > depth):
                 continue
@@ -93,17 +216,33 @@ def table_rows(net: Network, depth: int | None = None) -> list[tuple[tuple[str, 
             last = nodes[info["last"]]
             collapsed = depth is not None and info["depth"] == depth
             mark = ("" if collapsed else " ▾") + (" (train)" if info["aux"] else "")
-            rows.append((("  " * info["depth"] + b + mark, block_call(info), fmt_shape(last["shape"]),
-                          f"{info['params']:,}", f"{info['macs']:,}", fmt_rf(last["rf"])),
-                         "bold dim" if info["aux"] else "bold"))
+            values = {"inputs": first_input[b], "shape": last["shape"], "params": info["params"],
+                      "macs": info["macs"], "flops": info["flops"], "params%": 100 * info["params"] / total,
+                      "memory": block_memory.get(b, 0), "train": block_train.get(b, 0), "rf": last["rf"]}
+            shown = _within(b, info["parent"]) if relative else b
+            rows.append((("  " * info["depth"] + shown + mark, block_call(info))
+                         + tuple(_cell(k, values, batch) for k in columns), "bold dim" if info["aux"] else "bold"))
         level = len(data["blocks"])
         if depth is not None and level > depth:
             continue
-        name = "  " * level + n + (" (train)" if data["train_only"] else "")
-        rows.append(((name, describe(data), fmt_shape(data["shape"]), f"{data['n_params']:,}" if data["n_params"] else "",
-                      f"{data['macs']:,}" if data["macs"] else "", fmt_rf(data["rf"])),
+        shown = _within(n, data["blocks"][-1] if data["blocks"] else None) if relative else n
+        name = "  " * level + shown + (" (train)" if data["train_only"] else "")
+        values = {"inputs": [nodes[i]["shape"] for i in data["inputs"]], "shape": data["shape"],
+                  "params": data["n_params"], "macs": data["macs"], "flops": data["flops"],
+                  "params%": 100 * data["n_params"] / total, "memory": data["act_bytes"],
+                  "train": train.get(n, 0), "rf": data["rf"],
+                  "kernel": kernel_of(data)}
+        rows.append(((name, describe(data)) + tuple(_cell(k, values, batch) for k in columns),
                      "dim" if data["train_only"] else None))
     return rows
+
+
+def header_of(columns) -> tuple[tuple[str, str], ...]:
+    return (("Layer", "left"), ("Op", "left")) + tuple((COLUMNS_BY_KEY[k].header, COLUMNS_BY_KEY[k].justify)
+                                                      for k in columns)
+
+
+COLUMNS = header_of(DEFAULT_COLUMNS)
 
 
 def table_lines(title: str, columns, rows) -> list[str]:
@@ -121,7 +260,7 @@ def summary_json(net: Network, batch: int | None = None) -> str:
     """`summary --json`: indented, one layer a line (json.dumps with indent takes seconds on a
     100,000-layer network; this takes a fraction of one)."""
     with collector_paused():
-        data = summary_dict(net)
+        data = summary_dict(net, batch)
     if batch:
         data["memory"] = {"batch": batch} | {
             kind: {"total": f.total, "weights": f.weights, "gradients": f.gradients, "optimizer": f.optimizer,
@@ -134,13 +273,15 @@ def summary_json(net: Network, batch: int | None = None) -> str:
     return f'{head},\n  "layers": [\n    {body}\n  ]\n}}' if layers else f'{head},\n  "layers": []\n}}'
 
 
-def build_table(net: Network, depth: int | None = None) -> Table:
-    """The same table as a rich Table, for the terminal (bold block rows, dim training-only rows)."""
+def build_table(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, batch: int | None = None,
+                rows=None) -> Table:
+    """The same table as a rich Table, for the terminal (bold block rows, dim training-only rows); it
+    wraps the layer and op columns to fit a narrow terminal."""
     table = Table(box=box.SIMPLE_HEAD, title=f"{net.name} — input {fmt_shape(net.input_shape)}",
                   title_justify="left", show_footer=False, pad_edge=False)
-    for name, justify in COLUMNS:
-        table.add_column(name, justify=justify, no_wrap=name in ("Layer", "Op", "Output"))
-    for cells, style in table_rows(net, depth):
+    for name, justify in header_of(columns):
+        table.add_column(name, justify=justify, no_wrap=name not in ("Layer", "Op"), overflow="fold")
+    for cells, style in rows if rows is not None else table_rows(net, depth, columns, batch):
         table.add_row(*cells, style=style)
     return table
 
@@ -176,20 +317,22 @@ RICH_ROWS = 500  # up to this many rows a terminal gets rich's styled table; bey
 
 
 def summary_text(net: Network, depth: int | None = None, width: int = 110, rows=None,
-                 batch: int | None = None) -> str:
+                 batch: int | None = None, columns=DEFAULT_COLUMNS) -> str:
     with collector_paused():
-        rows = table_rows(net, depth) if rows is None else rows
-        lines = table_lines(f"{net.name} — input {fmt_shape(net.input_shape)}", COLUMNS, rows)
+        rows = table_rows(net, depth, columns, batch) if rows is None else rows
+        lines = table_lines(f"{net.name} — input {fmt_shape(net.input_shape)}", header_of(columns), rows)
         footer = footer_lines(net) + (memory_lines(net, batch) if batch else [])
         return "\n".join(line.rstrip() for line in lines + [""] + footer) + "\n"
 
 
-def print_summary(net: Network, console: Console, depth: int | None = None, batch: int | None = None) -> None:
+def print_summary(net: Network, console: Console, depth: int | None = None, batch: int | None = None,
+                  columns=DEFAULT_COLUMNS) -> None:
+    terminal = console.is_terminal
     with collector_paused():
-        rows = table_rows(net, depth)
-    if console.is_terminal and len(rows) <= RICH_ROWS:
-        console.print(build_table(net, depth))
+        rows = table_rows(net, depth, columns, batch, relative=terminal)
+    if terminal and len(rows) <= RICH_ROWS:
+        console.print(build_table(net, depth, columns, batch, rows))
         for line in footer_lines(net) + (memory_lines(net, batch) if batch else []):
             console.print(line, highlight=False, soft_wrap=True)
         return
-    console.file.write(summary_text(net, depth, rows=rows, batch=batch))
+    console.file.write(summary_text(net, depth, rows=None if terminal else rows, batch=batch, columns=columns))

@@ -47,10 +47,13 @@ def test_json_format_exactly():
     assert data["totals"] == {"params": 61_706, "inference_params": 61_706, "macs": 416_520,
                               "flops": data["totals"]["flops"], "activation_bytes": data["totals"]["activation_bytes"]}
     assert list(data["layers"][0]) == ["name", "op", "block", "output_shape", "params", "macs", "flops",
-                                       "receptive_field", "line"]
+                                       "receptive_field", "line", "input_shapes", "params_percent", "memory",
+                                       "kernel"]
     conv1 = data["layers"][0]
     assert conv1 == {"name": "conv1", "op": "conv", "block": None, "output_shape": [6, 28, 28], "params": 156,
-                     "macs": 117_600, "flops": 2 * 117_600 + 6 * 28 * 28, "receptive_field": 5, "line": 6}
+                     "macs": 117_600, "flops": 2 * 117_600 + 6 * 28 * 28, "receptive_field": 5, "line": 6,
+                     "input_shapes": [[1, 32, 32]], "params_percent": 100 * 156 / 61_706, "memory": 4 * 6 * 28 * 28,
+                     "kernel": "5"}
     assert data["input"] == [1, 32, 32] and data["output"] == [10]
 
 
@@ -61,3 +64,58 @@ def test_flops_rule():
     assert f == {"conv1": 2 * (48 * 18) + 48, "relu1": 48, "maxpool1": 12 * 4, "bn1": 24, "flatten1": 0,
                  "dense1": 2 * 60}
     assert net.activation_bytes == 4 * (48 + 48 + 12 + 12 + 12 + 5)
+
+
+def test_columns_in_the_manner_of_torchinfo():
+    net = cnndsl.load("lenet5")
+    cols = ("input", "output", "params", "params%", "macs", "flops", "memory", "train", "rf", "kernel")
+    from cnndsl.summary import summary_text
+    text = summary_text(net, columns=cols, batch=4)
+    header = text.splitlines()[2].split()
+    assert header == ["Layer", "Op", "Input", "Output", "Params", "Params", "%", "MACs", "FLOPs", "Memory", "Train",
+                      "mem", "RF", "Kernel"]
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[4:] if line.strip()}
+    # 156 params = 0.3 % of 61,706; 6×28×28 floats = 18.82 kB; training: 16 B a parameter (weights,
+    # gradient, Adam's two moments) = 2,496 B; tanh keeps its own output for backward, not the conv's
+    assert rows["conv1"] == ["conv1", "conv", "6", "5×5", "1×32×32", "6×28×28", "156", "0.3", "%", "117,600",
+                             "239,904", "18.82", "kB", "2.50", "kB", "5", "5"]
+    assert rows["tanh1"][-3:] == ["75.26", "kB", "5"]  # 4 images · 4 B · 4,704 floats
+
+
+def test_training_memory_adds_up_to_what_backward_keeps():
+    from cnndsl.summary import training_bytes
+    net = cnndsl.load("resnet18")
+    per_layer = sum(training_bytes(net, 8).values())
+    f = net.footprint(8, "train", True, "adam")
+    kept_and_weights = f.weights + f.gradients + f.optimizer
+    assert kept_and_weights < per_layer <= f.total  # the rest of the step: gradients in flight, workspace
+
+
+def test_json_carries_every_column_and_the_memory(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "cnndsl", "summary", "resnet18", "--json", "--batch", "8"],
+                         capture_output=True, text=True, check=True)
+    data = json.loads(run.stdout)
+    assert {"input_shapes", "params_percent", "memory", "kernel", "training_memory"} <= set(data["layers"][0])
+    assert data["memory"]["batch"] == 8 and data["memory"]["training"]["total"] > data["memory"]["inference"]["total"]
+    assert abs(sum(layer["params_percent"] for layer in data["layers"]) - 100) < 1e-6
+
+
+def test_a_wide_table_fits_an_80_column_terminal():
+    import io
+    from rich.console import Console
+    from cnndsl.summary import print_summary
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=True, color_system=None)
+    print_summary(cnndsl.load("googlenet"), console, depth=1)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in out.getvalue().splitlines()[:40]) <= 80
+    assert any(line.split()[:2] == ["b2.conv2", "conv"] for line in lines)  # named within its block
+
+
+def test_unknown_columns_and_train_without_a_batch_are_refused():
+    bad = subprocess.run([sys.executable, "-m", "cnndsl", "summary", "lenet5", "--columns", "params,foo"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "unknown column 'foo'" in bad.stderr and "params%" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "cnndsl", "summary", "lenet5", "--columns", "train"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "needs --batch" in bad.stderr
