@@ -149,3 +149,13 @@ def test_cli_errors_and_gradcheck_exit_codes(tmp_path):
     assert "gradcheck passed" in ok.stdout
     fail = cnndsl_cli("gradcheck", "lenet5", "--samples", "2", "--tolerance", "0", check=False)
     assert fail.returncode == 1 and "FAILED" in fail.stdout
+
+
+def test_backward_on_a_feature_map_uses_a_seeded_random_gradient_and_says_so(tmp_path):
+    net = tmp_path / "pair.cnn"
+    net.write_text("network VggPair\ninput 8x16x16\nconv 8 3x3 pad=1; relu\nconv 8 3x3 pad=1; relu\n")
+    run = cnndsl_cli("run", net, "--backward", "--save-grads", tmp_path / "g.npz")
+    assert "8×16×16 feature map: back-propagated a random output gradient (standard normal, seed 0)" in run.stderr
+    again = cnndsl_cli("run", net, "--backward", "--save-grads", tmp_path / "h.npz")
+    g, h = np.load(tmp_path / "g.npz"), np.load(tmp_path / "h.npz")
+    assert np.array_equal(g["conv1.weight"], h["conv1.weight"]) and np.abs(g["input"]).sum() > 0
