@@ -25,7 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-import cnndsl  # noqa: F401 — first, as the `cnndsl` command does: it sets OPENBLAS_THREAD_TIMEOUT before
+import cnndsl  # first, and tuned as the `cnndsl` command tunes itself: OPENBLAS_THREAD_TIMEOUT before
+
+cnndsl.tune_process()
 # NumPy loads OpenBLAS (torch imports NumPy; imported first, it would leave OpenBLAS's idle threads
 # spinning for 0.1 s after every product, and LeNet-5's step measured 1.5× slower)
 import numpy as np

@@ -29,7 +29,7 @@ def _json_rf(rf: tuple[int, int]) -> int | list[int]:
 
 
 def describe(data: dict) -> str:
-    return OPS[data["op"]].describe(data["attrs"]) if data["op"] not in ("add", "concat") else data["stmt"]
+    return OPS[data["op"]].describe(data["attrs"]) if OPS[data["op"]].statement == "layer" else data["stmt"]
 
 
 def block_totals(net: Network) -> dict[str, dict]:

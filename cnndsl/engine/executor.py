@@ -26,8 +26,6 @@ from ..ops.base import RunContext
 from . import memory, weights
 
 MODES = ("eval", "train")
-_RELU_FAMILY = {"relu": None, "relu6": None, "leakyrelu": "slope"}
-_PASS_THROUGH = {"batchnorm", "dropout", "identity", "flatten"}
 
 
 class Engine:
@@ -88,9 +86,9 @@ class Engine:
                 return None
             node = succ[0]
             op = self.g.nodes[node]["op"]
-            if op in _RELU_FAMILY:
+            if OPS[op].he_init:
                 return node
-            if op not in _PASS_THROUGH:
+            if not OPS[op].init_looks_through:
                 return None
 
     def flat(self, which: str = "params") -> dict[str, np.ndarray]:

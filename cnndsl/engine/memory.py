@@ -24,8 +24,6 @@ import networkx as nx
 
 from ..errors import CnnError
 from ..format import human
-from ..kernels import choice
-from ..kernels.workspace import FLAT_WORKSPACE, WORKSPACE
 from ..ops import OPS
 from ..threads import threads_from_env
 
@@ -62,7 +60,7 @@ def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: 
     params = sum(d["n_params"] for d in data.values())
     state = sum(math.prod(s) for d in data.values() for s in d["state"].values())
     threads = threads_from_env()
-    ws = {n: _conv_workspace(d, batch, threads, grad) for n, d in data.items() if d["op"] == "conv"}
+    ws = {n: OPS[d["op"]].workspace(d, batch, threads, grad) for n, d in data.items()}
     sweep = _backward_peak if grad else _inference_peak
     peak, ws_at_peak = sweep(g, nodes, data, size, batch, ws)
     largest = max(nodes, key=lambda n: size[n]) if nodes else "input"
@@ -70,22 +68,6 @@ def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: 
                      optimizer=SLOTS[optimizer] * params * itemsize,
                      activations=(peak - ws_at_peak) * itemsize, workspace=ws_at_peak * itemsize,
                      per_image=-(-(peak - ws_at_peak) // max(batch, 1)) * itemsize, largest=largest)
-
-
-def _conv_workspace(d: dict, batch: int, threads: int, grad: bool) -> int:
-    """Elements of scratch one convolution uses at once: each thread's column tiles (the kernels keep them
-    within a budget), and, on the Winograd path, the transformed filters (and each thread's gradient)."""
-    w, a = d["params"]["weight"], d["attrs"]
-    if choice.use_winograd(w, a["stride"], a["dilation"], a["groups"], batch, d["shape"][1:]):
-        return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * WORKSPACE
-    if choice.pointwise(w, a["stride"], a["pad"], a["dilation"], a["groups"]):
-        return 0
-    budget = FLAT_WORKSPACE if choice.use_flat(w, a["stride"], a["groups"]) else WORKSPACE
-    k, (oh, ow) = w[1] * w[2] * w[3], d["shape"][1:]
-    columns = max(budget // k, ow)  # a tile's columns, as kernels/conv.py's `tiles` cuts them
-    if oh * ow <= columns:  # whole images per tile
-        columns = oh * ow * min(max(1, columns // (oh * ow)), -(-batch // threads))
-    return k * columns * min(threads, batch) * (2 if grad else 1)
 
 
 def _inference_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, int]:

@@ -12,44 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from ..ops import OPS
 
 
 def op_forward(op: str, a: dict, xs: list, p: dict, training: bool):
-    """One cnndsl op in torch.nn.functional terms."""
-    x = xs[0]
-    if op == "conv":
-        return F.conv2d(x, p["weight"], p.get("bias"), a["stride"], a["pad"], a["dilation"], a["groups"])
-    if op == "dense":
-        return F.linear(x, p["weight"], p.get("bias"))
-    if op == "maxpool":
-        return F.max_pool2d(x, a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"])
-    if op == "avgpool":
-        return F.avg_pool2d(x, a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"], count_include_pad=True)
-    if op == "globalavgpool":
-        return x.mean(dim=(2, 3), keepdim=True)
-    if op == "flatten":
-        return x.flatten(1)
-    if op == "dropout":
-        return F.dropout(x, a["p"], training)
-    if op == "lrn":
-        return F.local_response_norm(x, a["size"], alpha=a["alpha"] * a["size"], beta=a["beta"], k=a["k"])
-    if op == "batchnorm":
-        return F.batch_norm(x, p["running_mean"], p["running_var"], p["weight"], p["bias"], training,
-                            a["momentum"], a["eps"])
-    if op == "concat":
-        return torch.cat(xs, dim=1)
-    if op == "add":
-        out = xs[0]
-        for other in xs[1:]:
-            out = out + other
-        return out
-    if op == "leakyrelu":
-        return F.leaky_relu(x, a["slope"])
-    simple = {"relu": F.relu, "relu6": F.relu6, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-              "identity": lambda t: t, "softmax": lambda t: F.softmax(t, dim=1)}
-    return simple[op](x)
+    """One cnndsl op in torch terms: each op's own mapping (Op.torch_forward, in cnndsl/ops/)."""
+    return OPS[op].torch_forward(a, xs, p, training)
 
 
 def _slot(key: str) -> str:

@@ -205,7 +205,7 @@ class _Builder:
         op = layer(stmt.op)
         if op is None:
             hint = f"`{stmt.op}` is a block: call it as {stmt.op}(...)" if stmt.op in self.blockdefs else None
-            if hint is None and stmt.op in ("concat", "add", "residual", "repeat", "aux", "branch"):
+            if hint is None and stmt.op in ("concat", "add", "mul", "residual", "repeat", "aux", "branch"):
                 hint = f"`{stmt.op}` needs braces: {stmt.op} {{ ... }}"
             message = unknown_layer_message(stmt.op)
             near_block = suggest(stmt.op, self.blockdefs)
@@ -405,7 +405,7 @@ class _Builder:
     def _note_pre_activation(self, ref: ast.Ref, node: str) -> None:
         """`a: conv 8 3x3; relu` labels the conv: say so where @a is used, once per label."""
         data = self.g.nodes[node]
-        if data["op"] in ("add", "concat") or OPS[data["op"]].family == "activation" or node in self.noted:
+        if OPS[data["op"]].statement != "layer" or OPS[data["op"]].family == "activation" or node in self.noted:
             return
         for succ in self.g.successors(node):
             after = self.g.nodes[succ]

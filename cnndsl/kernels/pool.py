@@ -224,6 +224,31 @@ def gap_backward(dy, dx):
 
 
 @njit(cache=True, nogil=True)
+def gmp_forward(x, y, arg):
+    """x (N, C, P) → y (N, C): the max over P = H·W, and its first index (as PyTorch picks on ties)."""
+    n_img, n_c, p = x.shape
+    for n in range(n_img):
+        for c in range(n_c):
+            best, at = x[n, c, 0], 0
+            for k in range(1, p):
+                if x[n, c, k] > best or (x[n, c, k] != x[n, c, k] and best == best):  # NaN wins, as in torch
+                    best, at = x[n, c, k], k
+            y[n, c] = best
+            arg[n, c] = at
+
+
+@njit(cache=True, nogil=True)
+def gmp_backward(dy, arg, dx):
+    """The gradient goes to each channel's maximum; dx (N, C, P) zero elsewhere."""
+    n_img, n_c, p = dx.shape
+    for n in range(n_img):
+        for c in range(n_c):
+            for k in range(p):
+                dx[n, c, k] = 0
+            dx[n, c, arg[n, c]] = dy[n, c]
+
+
+@njit(cache=True, nogil=True)
 def _avg2x2_forward(x, y):
     """2×2 windows (LeNet's): the four taps spelled out, so the loop along an output row vectorizes (4–7×
     the general loop). · ¼ is exactly / 4."""

@@ -1,23 +1,20 @@
-"""The op registry: every layer name (and alias) the language knows, mapped to its Op."""
+"""The op registry: every op the language knows, found by importing each module of this package (an op
+registers itself by subclassing Op with a `name`), and every layer name and alias mapped to its op."""
 
 from __future__ import annotations
 
-from ..errors import clip, suggest
-from .activation import Identity, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Tanh
-from .base import Arg, ArgError, Attrs, Op, Shape, ShapeError, fmt_shape
-from .conv import Conv
-from .dense import Dense
-from .dropout import Dropout
-from .merge import Add, Concat, Input
-from .normalization import LRN, BatchNorm
-from .pool import AvgPool, GlobalAvgPool, MaxPool
-from .reshape import Flatten
+import importlib
+import pkgutil
 
-LAYERS: tuple[type[Op], ...] = (
-    Conv, Dense, MaxPool, AvgPool, GlobalAvgPool, Flatten, ReLU, ReLU6, Tanh, Sigmoid, Identity,
-    LeakyReLU, Softmax, LRN, BatchNorm, Dropout,
-)
-OPS: dict[str, Op] = {cls.name: cls() for cls in LAYERS + (Concat, Add, Input)}
+from ..errors import clip, suggest
+from .base import REGISTRY, Arg, ArgError, Attrs, Op, Shape, ShapeError, fmt_shape
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in ("base", "doc"):
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+OPS: dict[str, Op] = {name: cls() for name, cls in REGISTRY.items()}
+LAYERS: tuple[type[Op], ...] = tuple(type(op) for op in OPS.values() if op.statement == "layer")
 _BY_NAME: dict[str, Op] = {alias: OPS[cls.name] for cls in LAYERS for alias in (cls.name, *cls.aliases)}
 
 
@@ -34,8 +31,8 @@ def unknown_layer_message(name: str) -> str:
     near = suggest(name, _BY_NAME)
     if near:
         return f"unknown layer '{clip(name)}'{near}"
-    return f"unknown layer '{clip(name)}'; the layers are {', '.join(sorted(OPS[cls.name].name for cls in LAYERS))}"
+    return f"unknown layer '{clip(name)}'; the layers are {', '.join(sorted(cls.name for cls in LAYERS))}"
 
 
-__all__ = ["OPS", "Arg", "ArgError", "Attrs", "Op", "Shape", "ShapeError", "fmt_shape", "layer", "layer_names",
-           "unknown_layer_message"]
+__all__ = ["LAYERS", "OPS", "Arg", "ArgError", "Attrs", "Op", "Shape", "ShapeError", "fmt_shape", "layer",
+           "layer_names", "unknown_layer_message"]

@@ -41,7 +41,13 @@ class _Activation(Op):
 class ReLU(_Activation):
     name = "relu"
     help = "max(x, 0)"
+    display = "ReLU"
+    he_init = True
     finite_forward = finite_backward = True  # f′ is within [0, 1]
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.relu(xs[0])
 
     def kernel_forward(self, a, x, y):
         k.relu_forward(x, y)
@@ -53,7 +59,13 @@ class ReLU(_Activation):
 class ReLU6(_Activation):
     name = "relu6"
     help = "min(max(x, 0), 6)"
+    display = "ReLU6"
+    he_init = True
     finite_forward = finite_backward = True  # f′ is within [0, 1]
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.relu6(xs[0])
 
     def kernel_forward(self, a, x, y):
         k.relu6_forward(x, y)
@@ -67,6 +79,10 @@ class Tanh(_Activation):
     help = "tanh(x)"
     finite_forward = finite_backward = True  # f′ is within [0, 1]
 
+    def torch_forward(self, a, xs, p, training):
+        import torch
+        return torch.tanh(xs[0])
+
     def kernel_forward(self, a, x, y):
         np.tanh(x, out=y)  # NumPy's SIMD tanh: 8× numba's scalar exp here, within 1 ulp
 
@@ -79,6 +95,10 @@ class Sigmoid(_Activation):
     help = "1 / (1 + exp(-x))"
     finite_forward = finite_backward = True  # f′ is within [0, 1]
 
+    def torch_forward(self, a, xs, p, training):
+        import torch
+        return torch.sigmoid(xs[0])
+
     def kernel_forward(self, a, x, y):
         k.sigmoid_forward(x, y)
 
@@ -89,8 +109,13 @@ class Sigmoid(_Activation):
 class LeakyReLU(_Activation):
     name = "leakyrelu"
     help = "x if x > 0 else slope·x"
-    options = (Arg("slope", "float", 0.01),)
+    options = (Arg("slope", "float", 0.01, "the slope for x < 0"),)
     keeps = "x"
+    he_init = True  # with the gain √(2 / (1 + slope²))
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.leaky_relu(xs[0], a["slope"])
 
     def kernel_forward(self, a, x, y):
         k.leakyrelu_forward(x, a["slope"], y)
@@ -105,7 +130,11 @@ class LeakyReLU(_Activation):
 class Identity(_Activation):
     name = "identity"
     help = "passes its input through"
+    init_looks_through = True
     finite_forward = finite_backward = True
+
+    def torch_forward(self, a, xs, p, training):
+        return xs[0]
 
     def flops(self, a, ins, out):
         return 0
@@ -133,6 +162,10 @@ class Softmax(Op):
 
     def saves(self, a):
         return ("output",)
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.softmax(xs[0], dim=1)
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs

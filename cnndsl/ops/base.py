@@ -1,7 +1,10 @@
-"""What every op is: its arguments, its shape rule, its parameters and costs, how it reads in a table.
+"""What every op is: its arguments, its shape rule, its parameters and costs, what backward keeps, how
+it is drawn and initialized, and its PyTorch equivalent.
 
-An op is a class registered by name (ops/__init__.py). Everything cnndsl knows about `conv` is found
-from ops/conv.py: adding an op touches its module, its kernel file and its tests.
+An op is a subclass of Op with a `name`: defining the class registers it (`REGISTRY`), and ops/__init__.py
+imports every module of this package. Everything cnndsl knows about `conv` is in ops/conv.py: adding an
+op touches its module, its kernels and its tests; the op table of docs/language.md is generated from
+these classes (cnndsl/ops/doc.py).
 """
 
 from __future__ import annotations
@@ -102,11 +105,19 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
+REGISTRY: dict[str, type["Op"]] = {}  # name → class, in the order the classes are defined
+
+
 class Op:
     """Base of every op. Subclasses set the class attributes and override what differs."""
 
     name: ClassVar[str]
+    statement: ClassVar[str] = "layer"  # "layer" (a statement of its own), "merge" (concat, add, mul), "input"
     aliases: ClassVar[tuple[str, ...]] = ()
+    display: ClassVar[str | None] = None  # how a diagram box names it when its description is just the name
+    parameters: ClassVar[str] = "—"  # the parameters, as docs/language.md's op table lists them
+    he_init: ClassVar[bool] = False  # the layer before it gets He-normal weights (the ReLU family)
+    init_looks_through: ClassVar[bool] = False  # initialization looks past it for a ReLU (bn, dropout, …)
     family: ClassVar[str] = "other"  # colours and legend in diagrams
     positional: ClassVar[tuple[Arg, ...]] = ()
     options: ClassVar[tuple[Arg, ...]] = ()
@@ -117,6 +128,13 @@ class Op:
     finite_forward: ClassVar[bool] = False
     finite_backward: ClassVar[bool] = False
     help: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            if cls.name in REGISTRY:
+                raise TypeError(f"two ops are named {cls.name!r}: {REGISTRY[cls.name].__qualname__} and {cls.__qualname__}")
+            REGISTRY[cls.name] = cls
 
     # ---- arguments --------------------------------------------------------------------------------
     def resolve(self, args: list[Any], options: dict[str, Any]) -> Attrs:
@@ -177,6 +195,14 @@ class Op:
     def describe(self, a: Attrs) -> str:
         """The op as a table row or a diagram node reads it: 'conv 64 3×3 /2'."""
         return self.name
+
+    def workspace(self, node: dict, batch: int, threads: int, grad: bool) -> int:
+        """Elements of scratch the op's kernels use at once (for the memory estimate)."""
+        return 0
+
+    def torch_forward(self, a: Attrs, xs: list, p: dict, training: bool):
+        """The op in torch terms (tensors in, tensor out): the exporter and the tests' oracle."""
+        raise NotImplementedError(f"`{self.name}` has no PyTorch equivalent yet")
 
     def saves(self, a: Attrs) -> tuple[str, ...]:
         """What forward keeps for backward, for the memory estimate: "input" (the input tensors),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from ..kernels import choice
 from ..kernels.lazy import kernel_module
+from ..kernels.workspace import FLAT_WORKSPACE, WORKSPACE
 from .base import Arg, ArgError, Attrs, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 
 _conv = kernel_module("conv")
@@ -35,8 +37,28 @@ class Conv(Op):
         Arg("bias", "bool", True),
     )
 
+    parameters = "W[out, in/groups, kh, kw] (+ b[out])"
+
     def saves(self, a):
         return ("input",)
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.conv2d(xs[0], p["weight"], p.get("bias"), a["stride"], a["pad"], a["dilation"], a["groups"])
+
+    def workspace(self, node, batch, threads, grad):
+        """Each thread's column tiles (within the kernels' budget), or Winograd's transformed filters."""
+        w, a = node["params"]["weight"], node["attrs"]
+        if choice.use_winograd(w, a["stride"], a["dilation"], a["groups"], batch, node["shape"][1:]):
+            return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * WORKSPACE
+        if choice.pointwise(w, a["stride"], a["pad"], a["dilation"], a["groups"]):
+            return 0
+        budget = FLAT_WORKSPACE if choice.use_flat(w, a["stride"], a["groups"]) else WORKSPACE
+        k, (oh, ow) = w[1] * w[2] * w[3], node["shape"][1:]
+        columns = max(budget // k, ow)  # a tile's columns, as kernels/conv.py's `tiles` cuts them
+        if oh * ow <= columns:  # whole images per tile
+            columns = oh * ow * min(max(1, columns // (oh * ow)), -(-batch // threads))
+        return k * columns * min(threads, batch) * (2 if grad else 1)
 
     def resolve(self, args, options):
         a = resolve_pad(super().resolve(args, options), self.name)

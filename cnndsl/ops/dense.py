@@ -15,8 +15,14 @@ class Dense(Op):
     positional = (Arg("out_features", "int", help="output features"),)
     options = (Arg("bias", "bool", True),)
 
+    parameters = "W[out, in] (+ b[out])"
+
     def saves(self, a):
         return ("input",)
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.linear(xs[0], p["weight"], p.get("bias"))
 
     def infer(self, a, ins):
         (x,) = ins

@@ -13,8 +13,14 @@ class Dropout(Op):
     help = "zeroes activations with probability p in training; identity at inference"
     positional = (Arg("p", "prob", help="drop probability"),)
 
+    init_looks_through = True
+
     def saves(self, a):
         return ("extra",) if a["p"] > 0 else ()
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.dropout(xs[0], a["p"], training)
 
     def describe(self, a):
         return f"dropout {a['p']:g}"

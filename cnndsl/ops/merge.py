@@ -1,4 +1,4 @@
-"""Merges: concat along channels, and element-wise add (skip connections)."""
+"""Merges: concat along channels, element-wise add (skip connections) and element-wise mul (gates)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .base import Op, ShapeError, fmt_shape, numel
 
 class Concat(Op):
     name = "concat"
+    statement = "merge"
     family = "merge"
     variadic = True
     help = "concatenates its inputs along channels; all must agree on H×W"
@@ -25,6 +26,10 @@ class Concat(Op):
     def forward(self, a, xs, params, ctx):
         return np.concatenate(xs, axis=1), [x.shape[1] for x in xs]
 
+    def torch_forward(self, a, xs, p, training):
+        import torch
+        return torch.cat(xs, dim=1)
+
     def backward(self, a, dy, sizes, params, ctx):
         bounds = np.cumsum([0] + sizes)
         return [np.ascontiguousarray(dy[:, lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])], {}
@@ -32,6 +37,7 @@ class Concat(Op):
 
 class Add(Op):
     name = "add"
+    statement = "merge"
     family = "merge"
     variadic = True
     help = "element-wise sum; all inputs must have the same shape"
@@ -55,8 +61,64 @@ class Add(Op):
     def backward(self, a, dy, count, params, ctx):
         return [dy] * count, {}
 
+    def torch_forward(self, a, xs, p, training):
+        out = xs[0]
+        for other in xs[1:]:
+            out = out + other
+        return out
+
+
+class Mul(Op):
+    name = "mul"
+    statement = "merge"
+    family = "merge"
+    variadic = True
+    help = ("element-wise product; a C×1×1 input (a squeeze-and-excitation gate) broadcasts over a C×H×W "
+            "one, as in NumPy")
+
+    def infer(self, a, ins):
+        out = ins[0]
+        for x in ins[1:]:
+            if len(x) != len(out) or any(d != e and 1 not in (d, e) for d, e in zip(x, out)):
+                shapes = ", ".join(fmt_shape(s) for s in ins)
+                raise ShapeError(f"`mul` inputs do not broadcast: {shapes}",
+                                 "each dimension must agree or be 1 (a C×1×1 gate times a C×H×W map)")
+            out = tuple(max(d, e) for d, e in zip(x, out))
+        return out
+
+    def flops(self, a, ins, out):
+        return (len(ins) - 1) * numel(out)
+
+    def saves(self, a):
+        return ("input",)
+
+    def torch_forward(self, a, xs, p, training):
+        out = xs[0]
+        for other in xs[1:]:
+            out = out * other
+        return out
+
+    def forward(self, a, xs, params, ctx):
+        y = xs[0] * xs[1]
+        for x in xs[2:]:
+            y = y * x
+        return y, (list(xs) if ctx.keep else None)
+
+    def backward(self, a, dy, xs, params, ctx):
+        """∂y/∂xᵢ = Π of the others; summed over the axes xᵢ was broadcast along."""
+        grads = []
+        for i, x in enumerate(xs):
+            g = dy
+            for j, other in enumerate(xs):
+                if j != i:
+                    g = g * other
+            axes = tuple(k for k in range(1, g.ndim) if x.shape[k] == 1 and g.shape[k] != 1)
+            grads.append(np.ascontiguousarray(g.sum(axis=axes, keepdims=True) if axes else g, dtype=dy.dtype))
+        return grads, {}
+
 
 class Input(Op):
     name = "input"
+    statement = "input"
     family = "io"
     help = "the network's input, C×H×W (the batch is implicit)"

@@ -30,6 +30,10 @@ class LRN(Op):
     def saves(self, a):
         return ("input", "extra")
 
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F  # PyTorch divides alpha by size; cnndsl follows the paper
+        return F.local_response_norm(xs[0], a["size"], alpha=a["alpha"] * a["size"], beta=a["beta"], k=a["k"])
+
     def infer(self, a, ins):
         needs_image(self, ins[0])
         return ins[0]
@@ -65,8 +69,17 @@ class BatchNorm(Op):
     help = "normalize each channel by batch statistics (running statistics at inference), then gamma·x + beta"
     options = (Arg("eps", "float", 1e-5), Arg("momentum", "float", 0.1))
 
+    display = "BN"
+    parameters = "gamma[C], beta[C] (saved as `weight`, `bias`)"
+    init_looks_through = True
+
     def saves(self, a):
         return ("input",)
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.batch_norm(xs[0], p["running_mean"], p["running_var"], p["weight"], p["bias"], training,
+                            a["momentum"], a["eps"])
 
     def infer(self, a, ins):
         if len(ins[0]) not in (1, 3):

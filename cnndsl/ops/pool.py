@@ -66,6 +66,10 @@ class MaxPool(_Pool):
     def saves(self, a):
         return ("extra",)
 
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.max_pool2d(xs[0], a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"])
+
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
@@ -84,6 +88,10 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     name = "avgpool"
     help = "mean over each window (padded zeros count, as in PyTorch); stride defaults to the kernel"
+
+    def torch_forward(self, a, xs, p, training):
+        import torch.nn.functional as F
+        return F.avg_pool2d(xs[0], a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"], count_include_pad=True)
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs
@@ -119,6 +127,9 @@ class GlobalAvgPool(Op):
     family = "pool"
     help = "mean over all of H×W: C×H×W → C×1×1"
 
+    def torch_forward(self, a, xs, p, training):
+        return xs[0].mean(dim=(2, 3), keepdim=True)
+
     def infer(self, a, ins):
         (x,) = ins
         needs_image(self, x)
@@ -144,3 +155,42 @@ class GlobalAvgPool(Op):
 
     def describe(self, a):
         return "global avgpool"
+
+
+class GlobalMaxPool(Op):
+    name = "globalmaxpool"
+    aliases = ("gmp",)
+    family = "pool"
+    help = "max over all of H×W: C×H×W → C×1×1"
+    finite_forward = True  # a selection
+
+    def infer(self, a, ins):
+        (x,) = ins
+        needs_image(self, x)
+        return (x[0], 1, 1)
+
+    def flops(self, a, ins, out):
+        return numel(ins[0])
+
+    def window(self, a, ins):
+        return (ins[0][1], ins[0][2]), (1, 1)
+
+    def saves(self, a):
+        return ("extra",)
+
+    def torch_forward(self, a, xs, p, training):
+        return xs[0].amax(dim=(2, 3), keepdim=True)
+
+    def forward(self, a, xs, params, ctx):
+        (x,) = xs
+        n, c = x.shape[:2]
+        y = np.empty((n, c), dtype=x.dtype)
+        arg = np.empty((n, c), dtype=np.int64)
+        _pool.gmp_forward(np.ascontiguousarray(x).reshape(n, c, -1), y, arg)
+        return y.reshape(n, c, 1, 1), ((arg, x.shape) if ctx.keep else None)
+
+    def backward(self, a, dy, cache, params, ctx):
+        arg, shape = cache
+        dx = np.empty(shape, dtype=dy.dtype)
+        _pool.gmp_backward(np.ascontiguousarray(dy).reshape(shape[:2]), arg, dx.reshape(shape[0], shape[1], -1))
+        return [dx], {}

@@ -8,6 +8,11 @@ from .base import Op, numel
 class Flatten(Op):
     name = "flatten"
     family = "reshape"
+    init_looks_through = True
+
+    def torch_forward(self, a, xs, p, training):
+        return xs[0].flatten(1)
+
     help = "C×H×W → C·H·W (a 1-D input passes through)"
     finite_forward = finite_backward = True
 

@@ -247,8 +247,11 @@ def _describe(node: str, g: nx.DiGraph, per_group: bool = False) -> str:
         return f"concat {'+'.join(parts)} = {data['shape'][0]}"
     if data["op"] == "add":
         return "⊕ residual" if data["skip"] else "⊕ add"
-    text = OPS[data["op"]].describe(data["attrs"])
-    return {"bn": "BN", "relu": "ReLU", "relu6": "ReLU6", "tanh": "tanh", "sigmoid": "sigmoid"}.get(text, text)
+    if data["op"] == "mul":
+        return "⊗ mul"
+    op = OPS[data["op"]]
+    text = op.describe(data["attrs"])
+    return op.display if op.display and text in (op.name, *op.aliases) else text
 
 
 def _label(unit: Unit, g: nx.DiGraph) -> str:
