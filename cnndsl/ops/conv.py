@@ -27,7 +27,7 @@ def resolve_pad(a: Attrs, op: str) -> Attrs:
 class Conv(Op):
     name = "conv"
     family = "conv"
-    help = "2-D convolution: W[out, in/groups, kh, kw] (+ b[out])"
+    help = "2-D convolution (cross-correlation, as in PyTorch) with stride, padding, dilation and groups"
     positional = (Arg("out_channels", "int", help="output channels"), Arg("kernel", "size", help="kernel size"))
     options = (
         Arg("stride", "size", 1),

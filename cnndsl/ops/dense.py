@@ -11,7 +11,7 @@ class Dense(Op):
     name = "dense"
     aliases = ("fc",)
     family = "dense"
-    help = "fully connected: W[out, in] (+ b[out]); needs a 1-D input"
+    help = "fully connected; needs a 1-D input (after `flatten`)"
     positional = (Arg("out_features", "int", help="output features"),)
     options = (Arg("bias", "bool", True),)
 

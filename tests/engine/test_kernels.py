@@ -33,6 +33,8 @@ CASES = [
     ("avgpool 3x2 stride=3x2", "2x7x9"),
     ("avgpool 2 ceil=true", "2x7x7"),                        # the partial last windows: the general kernel
     ("gap", "4x5x3"),
+    ("gmp", "4x5x3"),
+    ("globalmaxpool", "3x1x1"),
     ("relu", "3x4x5"), ("relu6", "3x4x5"), ("tanh", "3x4x5"), ("sigmoid", "3x4x5"), ("identity", "3x4x5"),
     ("leakyrelu slope=0.2", "3x4x5"),
     ("lrn size=5 alpha=1e-2 beta=0.75 k=2", "7x3x4"),
@@ -44,6 +46,8 @@ CASES = [
     ("flatten\ndense 5 bias=false\nsoftmax", "2x3x3"),
     ("concat { branch { conv 2 1x1 } branch {} branch { maxpool 3 stride=1 pad=1 } }", "3x5x5"),
     ("add { branch { conv 3 3x3 pad=1 } branch {} branch { relu } }", "3x5x5"),
+    ("x: conv 4 3x3 pad=1\ngap\nconv 2 1x1; relu\nconv 4 1x1; sigmoid\nmul @x", "3x5x4"),  # an SE gate
+    ("mul { branch { conv 3 3x3 pad=1 } branch {} branch { tanh } }", "3x5x5"),
 ]
 
 
