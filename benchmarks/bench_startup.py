@@ -1,5 +1,6 @@
-"""Compile and start-up times (issue 4): the first-ever compile of every kernel with an empty numba
-cache, and `cnndsl run lenet5` from process start with a warm cache.
+"""Compile and start-up times: the first-ever compile of every kernel with an empty numba cache,
+`cnndsl run lenet5` from process start with a warm cache, `import cnndsl`, and `cnndsl check resnet50`
+(which loads neither numba nor the kernels).
 
     python benchmarks/bench_startup.py
 """
@@ -22,6 +23,12 @@ def timed(args: list[str], env: dict) -> float:
     return time.perf_counter() - t
 
 
+def _python(code: str, env: dict) -> float:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+    return time.perf_counter() - t
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
@@ -30,9 +37,14 @@ def main() -> None:
         warm_all = timed(["run", str(ALL_OPS), "--mode", "train", "--backward", "--batch", "2"], env)
         timed(["run", "lenet5"], env)
         warm = min(timed(["run", "lenet5"], env) for _ in range(3))
+        check = min(timed(["check", "resnet50"], env) for _ in range(3))
+        bare = min(_python("pass", env) for _ in range(3))
+        imported = min(_python("import cnndsl", env) for _ in range(3)) - bare
     print(f"first-ever compile of every kernel (train + eval, forward + backward): {cold:6.1f} s   (target < 60 s)")
     print(f"the same with a warm cache:                                          {warm_all:6.1f} s")
     print(f"`cnndsl run lenet5`, warm cache, from process start:                 {warm:6.2f} s   (target < 3 s)")
+    print(f"`import cnndsl` (beyond the interpreter's own start):                {imported:6.3f} s")
+    print(f"`cnndsl check resnet50`, from process start:                         {check:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -91,9 +91,15 @@ def training_bytes(net: Network, batch: int) -> dict[str, int]:
 
 def summary_dict(net: Network, batch: int | None = None) -> dict:
     """Every column of the table, per layer (the JSON of `summary --json`)."""
-    nodes = net.graph.nodes
+    with collector_paused():
+        return _summary_dict(net, batch)
+
+
+def _summary_dict(net: Network, batch: int | None) -> dict:
+    nodes = dict(net.graph.nodes(data=True))
     total = max(net.param_count, 1)
     train = training_bytes(net, batch) if batch else {}
+    shapes = {n: d["shape"] for n, d in nodes.items()}
     layers = []
     for n in net.layers:
         d = nodes[n]
@@ -107,7 +113,7 @@ def summary_dict(net: Network, batch: int | None = None) -> dict:
             "flops": d["flops"],
             "receptive_field": _json_rf(d["rf"]),
             "line": d["line"],
-            "input_shapes": [list(nodes[i]["shape"]) for i in d["inputs"]],
+            "input_shapes": [list(shapes[i]) for i in d["inputs"]],
             "params_percent": 100 * d["n_params"] / total,
             "memory": d["act_bytes"],
             "kernel": kernel_of(d) or None,

@@ -93,6 +93,7 @@ class _Builder:
         self.depth = 0  # nested bodies being expanded
         self.shapes: dict[str, tuple] = {}  # node → shape, for the shape rules of the next nodes
         self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
+        self.blocks = self.g.graph["blocks"]
         self.facts: dict[tuple, dict] = {}  # derive()'s results by statement, values and input shape
         self.noted: set[str] = set()  # labelled layers already noted as read before their activation
         self.dispatch = {ast.Layer: self._layer, ast.Call: self._call, ast.Repeat: self._repeat,
@@ -196,7 +197,7 @@ class _Builder:
         return out
 
     def _refuse_if_too_large(self, extra: int, pos: SourcePosition, what: str) -> None:
-        if self.g.number_of_nodes() + extra > MAX_NODES:
+        if len(self.shapes) + extra > MAX_NODES:
             raise CnnError(f"{what} would make more than {MAX_NODES:,} layers", pos,
                            "cnndsl expands every repetition and block call; keep networks under 100,000 layers")
 
@@ -359,17 +360,17 @@ class _Builder:
         a layer: its source text is read from `pos` when a message needs it, see `statement_text`).
         Each in-edge gets a role: "main", "skip" (a residual's identity, an `@label`), "projection" (a
         residual's shortcut) or "aux" (into an aux head)."""
-        if self.g.number_of_nodes() >= MAX_NODES:
+        if len(self.shapes) >= MAX_NODES:
             raise CnnError(f"the network grows past {MAX_NODES:,} layers", pos,
                            "check the `repeat` counts; cnndsl expands every repetition")
         name = scope.prefix + label if label else self._fresh(scope, base or op_name)
         if label and label in scope.rebindable:  # a later pass of a repeat: x, x_2, x_3, ...
             k = self.copies.get(name, 2)
-            while self.g.has_node(f"{name}_{k}"):
+            while f"{name}_{k}" in self.shapes:
                 k += 1
             self.copies[name] = k + 1
             name = f"{name}_{k}"
-        if self.g.has_node(name):
+        if name in self.shapes:
             raise CnnError(f"label '{clip(label)}' clashes with the generated name of the layer on line "
                            f"{self.g.nodes[name]['line']}", pos, "choose another label")
         self.g.add_node(
@@ -390,7 +391,7 @@ class _Builder:
     def _fresh(self, scope: Scope, base: str) -> str:
         while True:
             name = scope.prefix + scope.next_name(base)
-            if not self.g.has_node(name) and name not in self.g.graph["blocks"]:
+            if name not in self.shapes and name not in self.blocks:
                 return name
 
     def ref(self, ref: ast.Ref, scope: Scope) -> str:
@@ -531,6 +532,7 @@ def _receptive_fields(g: nx.DiGraph) -> None:
     """Receptive field and jump (input pixels between neighbouring outputs) of every node, in the order
     the nodes were added (each after its inputs)."""
     nodes = dict(g.nodes(data=True))
+    windows: dict = {}
     for data in nodes.values():
         if data["op"] == "input":
             data["rf"], data["jump"] = (1, 1), (1, 1)
@@ -541,7 +543,10 @@ def _receptive_fields(g: nx.DiGraph) -> None:
         else:
             rf = tuple(max(p["rf"][d] for p in preds) for d in (0, 1))
             jump = tuple(max(p["jump"][d] for p in preds) for d in (0, 1))
-        win = OPS[data["op"]].window(data["attrs"], [p["shape"] for p in preds])
+        key = (data["op"], id(data["attrs"]), preds[0]["shape"])  # attrs are shared by repeats of a statement
+        win = windows.get(key, windows)
+        if win is windows:
+            win = windows[key] = OPS[data["op"]].window(data["attrs"], [p["shape"] for p in preds])
         if win is not None:
             kernel, stride = win
             rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump))
