@@ -170,6 +170,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-grads", metavar="G.npz", help="save every parameter's gradient, and `input`'s")
     p.add_argument("--backward", action="store_true",
                    help="run backward too (softmax-cross-entropy on random labels unless --grad-output)")
+    p.add_argument("--kernels", choices=("fast", "reference"), default="fast",
+                   help="reference: the plain-loop kernels of cnndsl/kernels/reference/ (slow, to be read)")
     p.add_argument("--repeat", type=_at_most(1000), default=1, metavar="K", help="timed runs; medians are reported")
     p.add_argument("--json", action="store_true", help="print the timings as JSON")
     p.set_defaults(func=cmd_run)
@@ -181,6 +183,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_at_most(10_000), default=6, metavar="K", help="entries checked per tensor (default 6)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--weights", metavar="W.npz", help="check at these weights instead of fresh ones")
+    p.add_argument("--kernels", choices=("fast", "reference"), default="fast", help="which kernels to check")
     p.add_argument("--tolerance", type=_tolerance, default=1e-4, help="largest relative error accepted (default 1e-4)")
     p.set_defaults(func=cmd_gradcheck)
 
@@ -307,6 +310,7 @@ def cmd_run(args) -> int:
     backward = args.backward or bool(args.save_grads) or dy is not None
     net.check_memory(x.shape[0] if x is not None and x.ndim else args.batch, args.mode, backward)
     _weights(net, args.weights, args.seed)
+    net.kernels = args.kernels
     result = run(net, args.batch, args.mode, args.seed, x, dy, backward, args.repeat,
                  input_grad=bool(args.save_grads))
     if result.note:
@@ -330,7 +334,8 @@ def cmd_gradcheck(args) -> int:
     from .engine.gradcheck import gradcheck
     net = load(args.network)
     _weights(net, args.weights, args.seed)
-    checks = gradcheck(net, batch=args.batch, mode=args.mode, samples=args.samples, seed=args.seed)
+    checks = gradcheck(net, batch=args.batch, mode=args.mode, samples=args.samples, seed=args.seed,
+                       kernels=args.kernels)
     worst = max(c.worst for c in checks)
     for c in checks:
         flag = "ok " if c.worst <= args.tolerance else "BAD"

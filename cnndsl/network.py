@@ -14,6 +14,9 @@ from .language.parser import parse as parse_program
 from .resources import shipped_architectures
 
 
+KERNEL_TIERS = ("fast", "reference")
+
+
 class Network:
     """One network: `.graph` is the networkx DiGraph (one node per layer, in source order).
 
@@ -140,6 +143,17 @@ class Network:
 
     def _running(self, mode: str) -> list[str]:
         return [n for n in self.layers if mode == "train" or not self.graph.nodes[n]["train_only"]]
+
+    @property
+    def kernels(self) -> str:
+        """Which kernels run the network: "fast" (the default) or "reference" (plain loops, to be read)."""
+        return self.engine.kernels
+
+    @kernels.setter
+    def kernels(self, tier: str) -> None:
+        if tier not in KERNEL_TIERS:
+            raise CnnError(f"kernels must be one of {', '.join(KERNEL_TIERS)}, not {tier!r}")
+        self.engine.kernels = tier
 
     def init(self, seed: int = 0) -> "Network":
         """Fresh, seeded weights (He before ReLU-family activations, Glorot otherwise)."""

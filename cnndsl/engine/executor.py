@@ -31,9 +31,10 @@ MODES = ("eval", "train")
 class Engine:
     """The runnable state of a Network: parameters, buffers, gradients and the tape of one forward."""
 
-    def __init__(self, graph: nx.DiGraph, dtype=np.float32):
+    def __init__(self, graph: nx.DiGraph, dtype=np.float32, kernels: str = "fast"):
         self.g = graph
         self.dtype = np.dtype(dtype)
+        self.kernels = kernels  # "fast" (cnndsl/kernels/) or "reference" (cnndsl/kernels/reference/)
         self.params: dict[str, dict[str, np.ndarray]] = {}
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.grads: dict[str, dict[str, np.ndarray]] = {}
@@ -135,7 +136,9 @@ class Engine:
             ctx.state = self.state.get(node, {})
             start = perf_counter()
             with np.errstate(all="ignore"):  # NaN and Inf are caught below, with the layer's name
-                y, cache = OPS[data["op"]].forward(data["attrs"], [acts[i] for i in data["inputs"]],
+                op = OPS[data["op"]]
+                run_op = op.reference_forward if self.kernels == "reference" else op.forward
+                y, cache = run_op(data["attrs"], [acts[i] for i in data["inputs"]],
                                                    self.params.get(node, {}), ctx)
             if profile is not None:
                 profile[node] = profile.get(node, 0.0) + perf_counter() - start
@@ -214,7 +217,9 @@ class Engine:
             ctx.need_dx = input_grad or "input" not in data["inputs"]
             start = perf_counter()
             with np.errstate(all="ignore"):
-                dxs, dparams = OPS[data["op"]].backward(data["attrs"], g, tape.pop(node), self.params.get(node, {}),
+                op = OPS[data["op"]]
+                run_op = op.reference_backward if self.kernels == "reference" else op.backward
+                dxs, dparams = run_op(data["attrs"], g, tape.pop(node), self.params.get(node, {}),
                                                         ctx)
             if profile is not None:
                 profile[node] = profile.get(node, 0.0) + perf_counter() - start

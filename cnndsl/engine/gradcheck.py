@@ -24,9 +24,10 @@ class Check:
 
 
 def gradcheck(net, batch: int = 2, mode: str = "train", samples: int = 6, seed: int = 0,
-              eps: float = 1e-6) -> list[Check]:
-    """Check every parameter tensor (and the input) of a network whose weights are set."""
-    eng = Engine(net.graph, dtype=np.float64)
+              eps: float = 1e-6, kernels: str | None = None) -> list[Check]:
+    """Check every parameter tensor (and the input) of a network whose weights are set, on its kernels
+    ("fast" or "reference"; by default the network's)."""
+    eng = Engine(net.graph, dtype=np.float64, kernels=kernels or net.kernels)
     eng.params = {n: {k: v.astype(np.float64) for k, v in p.items()} for n, p in net.engine.params.items()}
     eng.state = {n: {k: v.astype(np.float64) for k, v in p.items()} for n, p in net.engine.state.items()}
     rng = np.random.default_rng(seed)

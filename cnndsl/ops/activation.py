@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.lazy import kernel_module
+from ..kernels.reference import elementwise as _reference
 from .base import Arg, Op, ShapeError, fmt_shape, numel
 
 k = kernel_module("elementwise")
@@ -30,6 +31,14 @@ class _Activation(Op):
         y = np.empty_like(x)
         _parallel.over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
         return y, ((x if self.keeps == "x" else y) if ctx.keep else None)
+
+    def reference_forward(self, a, xs, params, ctx):
+        y = _reference.activation_forward(self.name, xs[0], a)
+        return y, ((xs[0], y) if ctx.keep else None)
+
+    def reference_backward(self, a, dy, saved, params, ctx):
+        x, y = saved
+        return [_reference.activation_backward(self.name, dy, x, y, a)], {}
 
     def backward(self, a, dy, saved, params, ctx):
         dx = np.empty_like(dy)
@@ -172,6 +181,13 @@ class Softmax(Op):
         y = np.empty_like(x)
         _loss.softmax_forward(x, y)
         return y, (y if ctx.keep else None)
+
+    def reference_forward(self, a, xs, params, ctx):
+        y = _reference.softmax_forward(xs[0]).astype(xs[0].dtype)
+        return y, (y if ctx.keep else None)
+
+    def reference_backward(self, a, dy, y, params, ctx):
+        return [_reference.softmax_backward(dy, y)], {}
 
     def backward(self, a, dy, y, params, ctx):
         dx = np.empty_like(dy)

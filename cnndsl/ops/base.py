@@ -218,6 +218,14 @@ class Op:
         """→ (gradients of the inputs in forward's order, gradients of the parameters by name)."""
         raise NotImplementedError(f"{self.name} has no backward")
 
+    # the reference tier (cnndsl/kernels/reference/): plain loops, written to be read. An op whose
+    # forward and backward are already plain NumPy (merges, flatten, dropout) is its own reference.
+    def reference_forward(self, a: Attrs, xs: list[np.ndarray], params: dict[str, np.ndarray], ctx: "RunContext"):
+        return self.forward(a, xs, params, ctx)
+
+    def reference_backward(self, a: Attrs, dy: np.ndarray, cache, params: dict[str, np.ndarray], ctx: "RunContext"):
+        return self.backward(a, dy, cache, params, ctx)
+
 
 @dataclass
 class RunContext:

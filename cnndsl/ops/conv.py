@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from ..kernels import choice
 from ..kernels.lazy import kernel_module
+from ..kernels.reference import conv as _reference
 from ..kernels.workspace import FLAT_WORKSPACE, WORKSPACE
 from .base import Arg, ArgError, Attrs, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 
 _conv = kernel_module("conv")
+
+
+def _out_hw(a: Attrs, x_shape) -> tuple[int, int]:
+    return tuple(window_out(n, k, s, p, d) for n, k, s, p, d in
+                 zip(x_shape[2:], a["kernel"], a["stride"], a["pad"], a["dilation"]))
 
 
 def resolve_pad(a: Attrs, op: str) -> Attrs:
@@ -98,13 +104,20 @@ class Conv(Op):
         k = tuple(d * (k - 1) + 1 for d, k in zip(a["dilation"], a["kernel"]))
         return k, a["stride"]
 
-    def forward(self, a, xs, params, ctx):
+    def forward(self, a, xs, params, ctx, kernels=_conv):
+        """kernels: the fast tier (kernels/conv.py) or, from reference_forward, kernels/reference/conv.py."""
         (x,) = xs
-        out_hw = tuple(window_out(n, k, s, p, d) for n, k, s, p, d in
-                       zip(x.shape[2:], a["kernel"], a["stride"], a["pad"], a["dilation"]))
-        y = _conv.conv_forward(x, params["weight"], params.get("bias"), a["stride"], a["pad"], a["dilation"],
-                         a["groups"], out_hw)
+        y = kernels.conv_forward(x, params["weight"], params.get("bias"), a["stride"], a["pad"], a["dilation"],
+                                 a["groups"], _out_hw(a, x.shape))
         return y, (x if ctx.keep else None)
+
+    def reference_forward(self, a, xs, params, ctx):
+        return self.forward(a, xs, params, ctx, kernels=_reference)
+
+    def reference_backward(self, a, dy, x, params, ctx):
+        dx, dw, db = _reference.conv_backward(dy, x, params["weight"], a["bias"], a["stride"], a["pad"],
+                                              a["dilation"], a["groups"])
+        return [dx if ctx.need_dx else None], ({"weight": dw, "bias": db} if a["bias"] else {"weight": dw})
 
     def backward(self, a, dy, x, params, ctx):
         dx, dw, db = _conv.conv_backward(dy, x, params["weight"], a["bias"], a["stride"], a["pad"], a["dilation"],

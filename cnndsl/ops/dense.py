@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.reference import dense as _reference
 from .base import Arg, Op, ShapeError, fmt_shape
 
 
@@ -53,6 +54,14 @@ class Dense(Op):
         if a["bias"]:
             y += params["bias"]
         return y, (x if ctx.keep else None)
+
+    def reference_forward(self, a, xs, params, ctx):
+        y = _reference.dense_forward(xs[0], params["weight"], params.get("bias"))
+        return y, (xs[0] if ctx.keep else None)
+
+    def reference_backward(self, a, dy, x, params, ctx):
+        dx, dw, db = _reference.dense_backward(dy, x, params["weight"], a["bias"])
+        return [dx], ({"weight": dw, "bias": db} if a["bias"] else {"weight": dw})
 
     def backward(self, a, dy, x, params, ctx):
         grads = {"weight": dy.T @ x}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.lazy import kernel_module
+from ..kernels.reference import norm as _reference
 from .base import Arg, Op, ShapeError, fmt_shape, needs_image, numel
 
 _parallel = kernel_module("parallel")
@@ -14,6 +15,15 @@ _normalization = kernel_module("normalization")
 def _ncp(x: np.ndarray) -> np.ndarray:
     """(N, C, H, W) or (N, C) → (N, C, P), a view."""
     return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _update_running(rm, rv, mean, var, m: int, momentum: float) -> None:
+    """PyTorch's rule: running = (1 − momentum)·running + momentum·batch, the variance unbiased (m/(m−1))."""
+    mom = rm.dtype.type(momentum)
+    rm *= 1 - mom
+    rm += mom * mean
+    rv *= 1 - mom
+    rv += mom * var * (m / max(m - 1, 1))
 
 
 class LRN(Op):
@@ -56,6 +66,15 @@ class LRN(Op):
         _parallel.over_batch(lambda lo, hi: _normalization.lrn_backward(d3[lo:hi], x3[lo:hi], s3[lo:hi], a["size"], a["alpha"], a["beta"],
                                                dx3[lo:hi]), len(x), x.size)
         return [dx], {}
+
+    def reference_forward(self, a, xs, params, ctx):
+        y, s = _reference.lrn_forward(xs[0], a["size"], xs[0].dtype.type(a["alpha"]), xs[0].dtype.type(a["beta"]),
+                                      xs[0].dtype.type(a["k"]))
+        return y, ((xs[0], s) if ctx.keep else None)
+
+    def reference_backward(self, a, dy, cache, params, ctx):
+        x, s = cache
+        return [_reference.lrn_backward(dy, x, s, a["size"], x.dtype.type(a["alpha"]), x.dtype.type(a["beta"]))], {}
 
     def describe(self, a):
         return f"lrn {a['size']}"
@@ -104,12 +123,7 @@ class BatchNorm(Op):
         if ctx.training:
             mean, var = np.empty_like(rm), np.empty_like(rv)
             _parallel.over_batch(lambda c0, c1: _normalization.batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
-            m = x3.shape[0] * x3.shape[2]
-            mom = x.dtype.type(a["momentum"])
-            rm *= 1 - mom
-            rm += mom * mean
-            rv *= 1 - mom
-            rv += mom * var * (m / max(m - 1, 1))
+            _update_running(rm, rv, mean, var, x3.shape[0] * x3.shape[2], a["momentum"])
         else:
             mean, var = rm.copy(), rv.copy()
         y = np.empty_like(x)
@@ -117,6 +131,25 @@ class BatchNorm(Op):
         _parallel.over_batch(lambda c0, c1: _normalization.bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], y3, c0, c1),
                    x3.shape[1], x.size)
         return y, ((x, mean, var) if ctx.keep else None)
+
+    def reference_forward(self, a, xs, params, ctx):
+        (x,) = xs
+        rm, rv = ctx.state["running_mean"], ctx.state["running_var"]
+        if ctx.training:
+            mean, var = _reference.batch_statistics(x)
+            mean, var = mean.astype(x.dtype), var.astype(x.dtype)
+            _update_running(rm, rv, mean, var, x.size // x.shape[1], a["momentum"])
+        else:
+            mean, var = rm.copy(), rv.copy()
+        eps = x.dtype.type(a["eps"])
+        y = _reference.batchnorm_forward(x, params["weight"], params["bias"], mean, var, eps).astype(x.dtype)
+        return y, ((x, mean, var) if ctx.keep else None)
+
+    def reference_backward(self, a, dy, cache, params, ctx):
+        x, mean, var = cache
+        dx, dgamma, dbeta = _reference.batchnorm_backward(dy, x, params["weight"], mean, var, x.dtype.type(a["eps"]),
+                                                           ctx.training)
+        return [dx.astype(dy.dtype)], {"weight": dgamma.astype(dy.dtype), "bias": dbeta.astype(dy.dtype)}
 
     def backward(self, a, dy, cache, params, ctx):
         x, mean, var = cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.lazy import kernel_module
+from ..kernels.reference import pool as _reference
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad
 
@@ -66,6 +67,14 @@ class MaxPool(_Pool):
     def saves(self, a):
         return ("extra",)
 
+    def reference_forward(self, a, xs, params, ctx):
+        y, where = _reference.maxpool_forward(xs[0], a["kernel"], a["stride"], a["pad"], self.out_shape(a, xs[0]))
+        return y, ((where, xs[0].shape) if ctx.keep else None)
+
+    def reference_backward(self, a, dy, cache, params, ctx):
+        where, shape = cache
+        return [_reference.maxpool_backward(dy, where, shape, a["pad"])], {}
+
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.max_pool2d(xs[0], a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"])
@@ -88,6 +97,13 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     name = "avgpool"
     help = "mean over each window (padded zeros count, as in PyTorch); stride defaults to the kernel"
+
+    def reference_forward(self, a, xs, params, ctx):
+        y = _reference.avgpool_forward(xs[0], a["kernel"], a["stride"], a["pad"], self.out_shape(a, xs[0]))
+        return y, (xs[0].shape if ctx.keep else None)
+
+    def reference_backward(self, a, dy, shape, params, ctx):
+        return [_reference.avgpool_backward(dy, shape, a["kernel"], a["stride"], a["pad"])], {}
 
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
@@ -129,6 +145,12 @@ class GlobalAvgPool(Op):
 
     def torch_forward(self, a, xs, p, training):
         return xs[0].mean(dim=(2, 3), keepdim=True)
+
+    def reference_forward(self, a, xs, params, ctx):
+        return _reference.global_avg_forward(xs[0]), (xs[0].shape if ctx.keep else None)
+
+    def reference_backward(self, a, dy, shape, params, ctx):
+        return [_reference.global_avg_backward(dy, shape)], {}
 
     def infer(self, a, ins):
         (x,) = ins
@@ -180,6 +202,14 @@ class GlobalMaxPool(Op):
 
     def torch_forward(self, a, xs, p, training):
         return xs[0].amax(dim=(2, 3), keepdim=True)
+
+    def reference_forward(self, a, xs, params, ctx):
+        y, where = _reference.global_max_forward(xs[0])
+        return y, ((where, xs[0].shape) if ctx.keep else None)
+
+    def reference_backward(self, a, dy, cache, params, ctx):
+        where, shape = cache
+        return [_reference.global_max_backward(dy, where, shape)], {}
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs

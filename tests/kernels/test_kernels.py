@@ -57,10 +57,12 @@ def one_layer(stmt: str, shape: str):
     return cnndsl.parse(text, "kernel.cnn")
 
 
+@pytest.mark.parametrize("tier", ["fast", "reference"])
 @pytest.mark.parametrize("mode", ["eval", "train"])
 @pytest.mark.parametrize("stmt, shape", CASES)
-def test_against_torch(stmt, shape, mode):
+def test_against_torch(stmt, shape, mode, tier):
     net = one_layer(stmt, shape).init(seed=1)
+    net.kernels = tier
     rng = np.random.default_rng(2)
     for k, v in net.buffers.items():  # non-trivial running statistics
         v[...] = rng.uniform(0.5, 1.5, v.shape) if k.endswith("var") else rng.standard_normal(v.shape)
@@ -78,9 +80,11 @@ def test_against_torch(stmt, shape, mode):
         assert rel_err(net.grads[key], ref) < 1e-4, key
 
 
+@pytest.mark.parametrize("tier", ["fast", "reference"])
 @pytest.mark.parametrize("stmt, shape", CASES)
-def test_against_finite_differences(stmt, shape):
+def test_against_finite_differences(stmt, shape, tier):
     net = one_layer(stmt, shape).init(seed=4)
+    net.kernels = tier
     for check in gradcheck(net, batch=2, mode="train", samples=5):
         assert check.worst < 1e-5, (check.key, check.worst)
 
