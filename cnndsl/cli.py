@@ -316,9 +316,9 @@ def cmd_run(args) -> int:
     if result.note:
         print(result.note, file=sys.stderr)
     if args.output:
-        write_npy(args.output, net.engine.outputs[net.output], "--output")
+        write_npy(args.output, net.outputs[net.output], "--output")
     if args.save_grads:
-        grads = {"input": net.engine.input_grad} | net.grads
+        grads = {"input": net.input_grad} | net.grads
         write_npz(args.save_grads, grads, "--save-grads")
     if args.save_weights:
         net.save_weights(args.save_weights)

@@ -166,10 +166,38 @@ class Network:
         grad=True starts a new backward and empties `grads` (as PyTorch's zero_grad before a step)."""
         return self.engine.forward(x, mode=mode, grad=grad, seed=seed)
 
-    def backward(self, dy=None):
+    def backward(self, dy=None, input_grad: bool = True):
         """Back-propagate dy through the last forward (or, without dy, the last `loss`); returns the
-        input's gradient and fills `grads`."""
-        return self.engine.backward(dy)
+        input's gradient (None with input_grad=False, which spares the first layer that work) and fills
+        `grads`."""
+        return self.engine.backward(dy, input_grad=input_grad)
+
+    def logits(self, x, mode: str = "eval") -> "np.ndarray":
+        """The main output's values before a trailing softmax (the class scores), keeping nothing."""
+        self.engine.forward(x, mode=mode, grad=False)
+        return self.engine.logits[self.output]
+
+    @property
+    def outputs(self) -> dict:
+        """The last forward's outputs: the main output and, in training, each aux head's, by node."""
+        return self.engine.outputs
+
+    @property
+    def input_grad(self):
+        """The input's gradient from the last backward (None if it was not asked for)."""
+        return self.engine.input_grad
+
+    def backward_from(self, seeds: dict, input_grad: bool = True):
+        """Back-propagate gradients of any outputs of the last forward: {node: gradient}."""
+        return self.engine.backward_from(seeds, input_grad=input_grad)
+
+    def state_dict(self) -> dict:
+        """Weights and running statistics by key, as weights files hold them (PyTorch's layouts)."""
+        return self.engine.state_dict()
+
+    def load_state_dict(self, arrays: dict) -> "Network":
+        self.engine.load_state_dict(arrays)
+        return self
 
     def loss(self, x, labels, seed: int | None = None) -> float:
         """Training forward plus softmax-cross-entropy (aux heads added with their weights)."""

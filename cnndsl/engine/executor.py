@@ -92,6 +92,34 @@ class Engine:
             if not OPS[op].init_looks_through:
                 return None
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every weight and running statistic by key (`conv1.weight`, `bn1.running_mean`), in source order:
+        the arrays themselves, not copies; each layer's parameters, then its running statistics."""
+        out = {}
+        for node in self.g:
+            for table in (self.params, self.state):
+                for k, v in table.get(node, {}).items():
+                    out[f"{node}.{k}"] = v
+        return out
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Set weights and running statistics from `state_dict`-style keys, each of its exact shape; keys the
+        network lacks, or a missing key, are an error (weights.py says which, for files)."""
+        shapes = weights.expected(self)
+        missing = [k for k in shapes if k not in arrays]
+        unknown = [k for k in arrays if k not in shapes]
+        wrong = [k for k in shapes if k in arrays and tuple(np.shape(arrays[k])) != shapes[k]]
+        if missing or unknown or wrong:
+            raise CnnError(f"the state does not fit the network: missing {missing[:3]}, unknown {unknown[:3]}, "
+                           f"mis-shaped {wrong[:3]}")
+        params: dict[str, dict[str, np.ndarray]] = {}
+        state: dict[str, dict[str, np.ndarray]] = {}
+        for key in shapes:
+            node, name = key.rsplit(".", 1)
+            target = state if name.startswith("running_") else params
+            target.setdefault(node, {})[name] = np.array(arrays[key], dtype=self.dtype, order="C")
+        self.params, self.state = params, state
+
     def flat(self, which: str = "params") -> dict[str, np.ndarray]:
         """{"conv1.weight": array, ...} in source order (which: params, grads or state)."""
         source = {"params": self.params, "grads": self.grads, "state": self.state}[which]
@@ -200,10 +228,14 @@ class Engine:
             if dy.shape != expected:
                 raise CnnError(f"the output gradient has shape {fmt_shape(dy.shape)}, expected {fmt_shape(expected)}")
             seeds = {out: np.ascontiguousarray(dy, dtype=self.dtype)}
-        return self._backprop(seeds, profile, input_grad)
+        return self.backward_from(seeds, profile, input_grad)
 
-    def _backprop(self, seeds: dict[str, np.ndarray], profile: dict[str, float] | None = None,
-                  input_grad: bool = True) -> np.ndarray | None:
+    def backward_from(self, seeds: dict[str, np.ndarray], profile: dict[str, float] | None = None,
+                      input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate gradients given at any outputs of the last forward ({node: gradient of its
+        output}, e.g. the main output and the aux heads'); returns the input's gradient."""
+        if self._tape is None:
+            raise CnnError("backward needs a forward pass with grad=True first")
         tape, nodes, ctx = self._tape["tape"], self._tape["nodes"], self._tape["ctx"]
         pending: dict[str, np.ndarray] = dict(seeds)
         owned: set[str] = set()

@@ -28,8 +28,7 @@ def gradcheck(net, batch: int = 2, mode: str = "train", samples: int = 6, seed: 
     """Check every parameter tensor (and the input) of a network whose weights are set, on its kernels
     ("fast" or "reference"; by default the network's)."""
     eng = Engine(net.graph, dtype=np.float64, kernels=kernels or net.kernels)
-    eng.params = {n: {k: v.astype(np.float64) for k, v in p.items()} for n, p in net.engine.params.items()}
-    eng.state = {n: {k: v.astype(np.float64) for k, v in p.items()} for n, p in net.engine.state.items()}
+    eng.load_state_dict(net.state_dict())  # in float64
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch,) + tuple(net.input_shape))
     eng.forward(x, mode=mode, grad=False, seed=seed, check_finite=False)
@@ -40,7 +39,7 @@ def gradcheck(net, batch: int = 2, mode: str = "train", samples: int = 6, seed: 
         return float(sum((eng.outputs[e] * r).sum() for e, r in weights.items()))
 
     eng.forward(x, mode=mode, grad=True, seed=seed, check_finite=False)
-    dx = eng._backprop(dict(weights))
+    dx = eng.backward_from(dict(weights))
     analytic = {"input": dx} | eng.flat("grads")
     tensors = {k: v for k, v in ({"input": x} | eng.flat("params")).items() if k in analytic}
     # Below this, a difference is rounding noise: a gradient that is exactly zero (a bias before batch

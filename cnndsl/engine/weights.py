@@ -26,8 +26,7 @@ def expected(engine: "Engine") -> dict[str, tuple]:
 
 
 def save(engine: "Engine", path: str | Path) -> Path:
-    arrays = engine.flat("params") | engine.flat("state")
-    return write_npz(path, {k: arrays[k] for k in expected(engine)}, "weights file")
+    return write_npz(path, engine.state_dict(), "weights file")
 
 
 def load(engine: "Engine", path: str | Path) -> None:
@@ -50,11 +49,7 @@ def load(engine: "Engine", path: str | Path) -> None:
                 parts.append(f"{title}: {shown}")
         raise CnnError(f"{path} does not fit the network — " + "; ".join(parts),
                        hint="weights are keyed by layer name (see `cnndsl summary`); label layers to keep names stable")
-    engine.params, engine.state = {}, {}
-    for key, shape in want.items():
-        node, name = key.rsplit(".", 1)
-        arr = np.ascontiguousarray(got[key], dtype=engine.dtype)
-        if not np.isfinite(arr).all():
+    for key in want:
+        if not np.isfinite(got[key]).all():
             raise CnnError(f"{path}: '{key}' holds NaN or Inf")
-        target = engine.state if name.startswith("running_") else engine.params
-        target.setdefault(node, {})[name] = arr
+    engine.load_state_dict({k: got[k] for k in want})

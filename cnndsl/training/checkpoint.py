@@ -64,12 +64,7 @@ def load(path: str | Path, net, optimizer) -> dict:
         slot, _, name = key.partition("/")
         if name not in params or value.shape != params[name].shape or value.dtype.kind != "f":
             raise CnnError(f"checkpoint {path}: optimizer state '{key}' does not fit the network")
-    eng = net.engine
-    for key, value in arrays.items():
-        kind, _, name = key.partition("/")
-        if kind in ("weights", "buffers"):
-            node, leaf = name.rsplit(".", 1)
-            (eng.params if kind == "weights" else eng.state)[node][leaf][...] = value
+    net.load_state_dict({k.partition("/")[2]: v for k, v in arrays.items() if k.startswith(("weights/", "buffers/"))})
     optimizer.load_state(moments, meta["step"])
     return meta
 

@@ -57,12 +57,10 @@ class History:
 
 def evaluate(net, x: np.ndarray, y: np.ndarray, batch: int = 256) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) in eval mode."""
-    eng = net.engine
     total, correct = 0.0, 0
     for i in range(0, len(y), batch):
         xb, yb = x[i:i + batch], y[i:i + batch]
-        eng.forward(xb, mode="eval", grad=False)
-        z = np.ascontiguousarray(eng.logits[net.output])
+        z = np.ascontiguousarray(net.logits(xb))
         probs, dz = np.empty_like(z), np.empty_like(z)
         total += softmax_xent(z, yb, probs, dz) * len(yb)
         correct += int((z.argmax(axis=1) == yb).sum())
@@ -204,12 +202,12 @@ def random_shift(x: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
 def _step(net, opt, x, y, epoch: int, step: int, cfg: TrainConfig) -> float:
     try:
         loss = net.loss(x, y, seed=cfg.seed * 100_003 + epoch * 10_007 + step)
-        net.engine.backward(input_grad=False)
+        net.backward(input_grad=False)
     except CnnError as e:
         kept = f"; the last good checkpoint is {cfg.checkpoint}" if cfg.checkpoint else ""
         raise CnnError(f"training stopped in epoch {epoch + 1}, step {step + 1}: {e.message}{kept}", e.pos,
                        e.hint) from None
-    opt.step(net.engine.flat("params"), net.engine.flat("grads"))
+    opt.step(net.params, net.grads)
     return loss
 
 
