@@ -23,3 +23,8 @@ def fmt_size(size: tuple[int, int]) -> str:
 def fmt_rf(rf: tuple[int, int]) -> str:
     """A receptive field: '7', or '7×5' when it is not square."""
     return str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}×{rf[1]}"
+
+
+def block_call(info: dict) -> str:
+    """A block instance as it was called, with every argument resolved: 'inception(64, 96, 128, 16, 32, 32)'."""
+    return f"{info['block']}({', '.join(str(v) for v in info['args'].values())})"

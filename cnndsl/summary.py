@@ -9,19 +9,18 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from .errors import CnnError
-from .format import fmt_rf, human
+from .format import block_call, fmt_rf, human
 from .gcpause import collector_paused
 from .ops import OPS, fmt_shape
 
-if TYPE_CHECKING:
-    from .network import Network
+Network = Any  # a cnndsl.network.Network: the summary is read from it, never imports it (no cycle)
 
 
 def _json_rf(rf: tuple[int, int]) -> int | list[int]:
@@ -123,11 +122,6 @@ def _summary_dict(net: Network, batch: int | None) -> dict:
         layers.append(row)
     return {"name": net.name, "input": list(net.input_shape), "output": list(net.output_shape),
             "totals": net.totals(), "layers": layers}
-
-
-def block_call(info: dict) -> str:
-    """A block instance as it was called, with every argument resolved: 'inception(64, 96, 128, 16, 32, 32)'."""
-    return f"{info['block']}({', '.join(str(v) for v in info['args'].values())})"
 
 
 @dataclass(frozen=True)

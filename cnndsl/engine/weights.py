@@ -5,18 +5,17 @@ checkpoint is accepted as a weights file too: its weights and running statistics
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from ..errors import CnnError
 from ..files import read_npz, write_npz
 
-if TYPE_CHECKING:
-    from .executor import Engine
+Engine = Any  # an engine.executor.Engine: the executor imports this module, not the other way
 
 
-def expected(engine: "Engine") -> dict[str, tuple]:
+def expected(engine: Engine) -> dict[str, tuple]:
     out = {}
     for node in engine.g:
         data = engine.g.nodes[node]
@@ -25,11 +24,11 @@ def expected(engine: "Engine") -> dict[str, tuple]:
     return out
 
 
-def save(engine: "Engine", path: str | Path) -> Path:
+def save(engine: Engine, path: str | Path) -> Path:
     return write_npz(path, engine.state_dict(), "weights file")
 
 
-def load(engine: "Engine", path: str | Path) -> None:
+def load(engine: Engine, path: str | Path) -> None:
     want = expected(engine)
     got = read_npz(path, "weights file", kinds="fiuU")
     if "meta" in got and any(k.startswith("weights/") for k in got):  # a training checkpoint: its weights

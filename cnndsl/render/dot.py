@@ -18,8 +18,8 @@ import networkx as nx
 
 from ..errors import CnnError
 from ..files import check_output, write_bytes
+from ..format import block_call
 from ..ops import OPS, fmt_shape
-from ..summary import block_call
 from .view import Edge, Unit, View, build_view
 
 FONT = "Helvetica,Arial,sans-serif"
