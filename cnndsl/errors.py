@@ -1,9 +1,14 @@
-"""The one error type cnndsl raises for anything a user did, rendered like a compiler's message.
+"""The errors cnndsl raises for anything a user did, rendered like a compiler's messages.
 
     resnet.cnn:14:3: residual: the body gives 128×28×28 but the skip carries 64×56×56
        14 |   residual {
-          |   ^
+          |   ^~~~~~~~
     hint: add `shortcut { conv 128 1x1 stride=2 }` to project the skip
+
+CnnError is the base; CnnSyntaxError (the text does not parse), CnnNameError (an unknown layer, block,
+label or name), CnnArgumentError (a missing, unknown or ill-typed argument), CnnShapeError (a shape
+that does not fit) and CnnResourceError (a limit: size, nesting, memory) say which kind. CnnErrors
+carries every independent error of one file (`.errors`), reported at once.
 """
 
 from __future__ import annotations
@@ -32,11 +37,23 @@ class Source:
 
 @dataclass(frozen=True)
 class SourcePosition:
-    """Where a statement or token starts (1-based line and column)."""
+    """Where a statement or token starts (1-based line and column) and, when known, where it ends
+    (end_column: the column just after its last character)."""
 
     source: Source = field(compare=False, repr=False)
     line: int
     column: int
+    end_line: int | None = field(default=None, compare=False)
+    end_column: int | None = field(default=None, compare=False)
+
+    @property
+    def width(self) -> int:
+        """How many columns of its first line the span covers (1 without an end)."""
+        if self.end_column is None or self.end_line is None:
+            return 1
+        if self.end_line != self.line:
+            return max(len(self.source.line(self.line)) - self.column + 1, 1)
+        return max(self.end_column - self.column, 1)
 
     @property
     def file(self) -> str:
@@ -73,7 +90,8 @@ class CnnError(Exception):
             quoted, column = window(self.pos.source.line(self.pos.line).rstrip("\n").expandtabs(1), self.pos.column)
             if quoted.strip():
                 gutter = " " * len(str(self.pos.line))
-                caret = " " * max(column - 1, 0) + "^"
+                under = max(1, min(self.pos.width, len(quoted) - column + 1))
+                caret = " " * max(column - 1, 0) + "^" + "~" * (under - 1)
                 text += f"\n {self.pos.line} | {quoted}\n {gutter} | {caret}"
         if self.hint:
             text += f"\nhint: {self.hint}"
@@ -82,6 +100,38 @@ class CnnError(Exception):
 
 WORD_WIDTH = 300   # no message echoes a longer run of text (a whole file pasted as a name, say)
 _LONG_WORD = re.compile(r"\S{%d,}" % (WORD_WIDTH + 1))
+class CnnSyntaxError(CnnError):
+    """The text does not parse: an unexpected character or token, a missing brace."""
+
+
+class CnnNameError(CnnError):
+    """An unknown layer, block, label or name."""
+
+
+class CnnArgumentError(CnnError):
+    """A missing, unknown, repeated or ill-typed argument or option."""
+
+
+class CnnShapeError(CnnError):
+    """A tensor's shape does not fit the layer or merge that reads it."""
+
+
+class CnnResourceError(CnnError):
+    """Beyond a limit: the file's size, nesting, the number of layers, the memory available."""
+
+
+class CnnErrors(CnnError):
+    """Several independent errors of one file, in the order they were found; behaves as the first."""
+
+    def __init__(self, errors: list[CnnError]):
+        first = errors[0]
+        super().__init__(first.message, first.pos, first.hint)
+        self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(CnnError.__str__(e) for e in self.errors) + f"\n{len(self.errors)} errors"
+
+
 class CnnNote(CnnError):
     """Not an error: something a careful reader of the file would want to know, with its place."""
 

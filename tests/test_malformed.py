@@ -1,6 +1,7 @@
 """A corpus of malformed files (tests/malformed/): each names its expected line and message gist in
 its first line (`# expect: LINE: gist`), and the CLI reports exactly that, without a traceback."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_error_names_file_line_and_gist(path):
     assert gist in str(error)
     rendered = str(error).splitlines()
     assert rendered[0].startswith(f"{path}:{line}:") and rendered[2].strip().startswith("|")
-    assert rendered[2].rstrip().endswith("^")
+    assert re.fullmatch(r" +\| *\^~*", rendered[2].rstrip())  # the caret, and the token underlined
 
 
 def test_cli_check_exits_1_without_traceback():

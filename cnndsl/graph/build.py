@@ -28,13 +28,15 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from ..errors import CnnError, CnnNote, SourcePosition, clip, suggest
+from ..errors import (CnnArgumentError, CnnError, CnnErrors, CnnNameError, CnnNote, CnnResourceError, CnnShapeError,
+                      CnnSyntaxError, SourcePosition, clip, suggest)
 from ..gcpause import collector_paused
 from ..language import ast
 from ..ops import OPS, ArgError, ShapeError, fmt_shape, layer, unknown_layer_message
 from ..ops.base import show_value
 
 MAX_NODES = 100_000
+MAX_ERRORS = 20  # errors reported at once, at most
 MAX_DEPTH = 64  # nested bodies (braces and block calls) being expanded at once
 _WORDS = {"true": True, "false": False, "same": "same", "valid": "valid"}
 
@@ -79,13 +81,13 @@ class _Builder:
         for block in program.blocks:
             if block.name in self.blockdefs:
                 first = self.blockdefs[block.name].pos.line
-                raise CnnError(f"block '{block.name}' is already defined on line {first}", block.pos)
+                raise CnnNameError(f"block '{block.name}' is already defined on line {first}", block.pos)
             if layer(block.name) is not None:
-                raise CnnError(f"block '{block.name}' has the name of a layer", block.pos, "choose another name")
+                raise CnnNameError(f"block '{block.name}' has the name of a layer", block.pos, "choose another name")
             seen: set[str] = set()
             for param in block.params:
                 if param.name in seen:
-                    raise CnnError(f"block '{block.name}' has two parameters named '{param.name}'", param.pos)
+                    raise CnnNameError(f"block '{block.name}' has two parameters named '{param.name}'", param.pos)
                 seen.add(param.name)
             self.blockdefs[block.name] = block
         self.active: list[str] = []  # the block instances being expanded, to catch recursion
@@ -95,7 +97,8 @@ class _Builder:
         self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
         self.blocks = self.g.graph["blocks"]
         self.facts: dict[tuple, dict] = {}  # derive()'s results by statement, values and input shape
-        self.noted: set[str] = set()  # labelled layers already noted as read before their activation
+        self.noted: set[str] = set()
+        self.errors: list[CnnError] = []  # independent errors found so far (reported together)  # labelled layers already noted as read before their activation
         self.dispatch = {ast.Layer: self._layer, ast.Call: self._call, ast.Repeat: self._repeat,
                          ast.Merge: self._merge, ast.RefMerge: self._refmerge, ast.Residual: self._residual,
                          ast.From: self._from, ast.Aux: self._aux}
@@ -108,29 +111,53 @@ class _Builder:
                         blocks=(), train_only=False, aux=None, label=None, skip=None, stmt="input", role="main")
         self.shapes["input"] = p.input_shape
         if not p.body:
-            raise CnnError("the network has no layers", p.pos, "add layers after `input`")
+            raise CnnSyntaxError("the network has no layers", p.pos, "add layers after `input`")
         scope = Scope(prefix="", labels={}, env={})
         self.g.graph["output"] = self.run(p.body, scope, "input")
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else CnnErrors(self.errors)
         self._check_dangling()
         _receptive_fields(self.g)
         return self.g
 
     def run(self, stmts: tuple, scope: Scope, current: str) -> str:
         if self.depth >= MAX_DEPTH and stmts:
-            raise CnnError(f"blocks and braces nested too deeply (more than {MAX_DEPTH} levels)", stmts[0].pos,
+            raise CnnResourceError(f"blocks and braces nested too deeply (more than {MAX_DEPTH} levels)", stmts[0].pos,
                            "a block that calls a block that calls a block …: flatten the chain")
         self.depth += 1
+        broken = False  # an error earlier in this chain: what follows may see a wrong shape
         try:
             for stmt in stmts:
-                current = self.statement(stmt, scope, current)
+                before = len(self.errors)
+                try:
+                    current = self.statement(stmt, scope, current)
+                except (CnnResourceError, CnnErrors):
+                    raise
+                except CnnError as e:
+                    if broken and isinstance(e, CnnShapeError):
+                        break  # most likely caused by the earlier error: the rest of this chain is not checked
+                    self._report(e)
+                    label = getattr(stmt, "label", None)
+                    if label and label not in scope.labels:  # so that `@label` later does not cascade
+                        scope.labels[label], scope.label_lines[label] = current, stmt.pos.line
+                broken = broken or len(self.errors) > before
         finally:
             self.depth -= 1
         return current
 
+    def _report(self, error: CnnError) -> None:
+        """Keep an independent error and go on checking; stop at MAX_ERRORS. A block called twice
+        reports its mistake once."""
+        if any(e.pos == error.pos and e.message == error.message for e in self.errors):
+            return
+        self.errors.append(error)
+        if len(self.errors) >= MAX_ERRORS:
+            raise CnnErrors(self.errors)
+
     def statement(self, stmt, scope: Scope, current: str) -> str:
         label = getattr(stmt, "label", None)
         if label and label in scope.labels and label not in scope.rebindable:
-            raise CnnError(f"label '{clip(label)}' is already defined on line {scope.label_lines[label]}", stmt.pos,
+            raise CnnNameError(f"label '{clip(label)}' is already defined on line {scope.label_lines[label]}", stmt.pos,
                            "labels are unique within a file or a block")
         out = self.dispatch[type(stmt)](stmt, scope, current)
         if label:
@@ -198,7 +225,7 @@ class _Builder:
 
     def _refuse_if_too_large(self, extra: int, pos: SourcePosition, what: str) -> None:
         if len(self.shapes) + extra > MAX_NODES:
-            raise CnnError(f"{what} would make more than {MAX_NODES:,} layers", pos,
+            raise CnnResourceError(f"{what} would make more than {MAX_NODES:,} layers", pos,
                            "cnndsl expands every repetition and block call; keep networks under 100,000 layers")
 
     # ---- statements ------------------------------------------------------------------------------
@@ -212,12 +239,12 @@ class _Builder:
             near_block = suggest(stmt.op, self.blockdefs)
             if "did you mean" not in message and near_block:
                 message += near_block.replace("did you mean '", "did you mean the block '")
-            raise CnnError(message, stmt.pos, hint)
+            raise CnnNameError(message, stmt.pos, hint)
         args = [self.value(e, scope) for e in stmt.args]
         options = {}
         for opt in stmt.options:
             if opt.key in options:
-                raise CnnError(f"option `{clip(opt.key)}` is given twice", opt.pos)
+                raise CnnArgumentError(f"option `{clip(opt.key)}` is given twice", opt.pos)
             options[opt.key] = self.value(opt.value, scope)
         key = (id(stmt), tuple(args), tuple(options.items()), self.shapes[current])
         facts = self.facts.get(key)  # a statement repeated with the same values on the same shape
@@ -225,7 +252,7 @@ class _Builder:
             try:
                 attrs = op.resolve(args, options)
             except ArgError as e:
-                raise CnnError(f"{stmt.op}: {e.message}", self._arg_pos(stmt, e.where), e.hint) from None
+                raise CnnArgumentError(f"{stmt.op}: {e.message}", self._arg_pos(stmt, e.where), e.hint) from None
             facts = self.facts[key] = self.derive(op.name, attrs, [self.shapes[current]], stmt.pos, None, stmt.op)
         return self.add(op.name, facts, [current], scope, stmt.pos, stmt.label, None, stmt.op)
 
@@ -233,19 +260,19 @@ class _Builder:
         block = self.blockdefs.get(stmt.name)
         if block is None or block.pos.line > stmt.pos.line and not self.active:
             if block is not None:
-                raise CnnError(f"block '{clip(stmt.name)}' is used before its definition on line {block.pos.line}",
+                raise CnnNameError(f"block '{clip(stmt.name)}' is used before its definition on line {block.pos.line}",
                                stmt.pos, "define blocks before the statements that use them")
             hint = f"`{clip(stmt.name)}` is a layer: write it without parentheses" if layer(stmt.name) else None
-            raise CnnError(f"unknown block '{clip(stmt.name)}'{suggest(stmt.name, self.blockdefs)}", stmt.pos, hint)
+            raise CnnNameError(f"unknown block '{clip(stmt.name)}'{suggest(stmt.name, self.blockdefs)}", stmt.pos, hint)
         if stmt.name in self.active:
             chain = " → ".join(self.active + [stmt.name])
-            raise CnnError(f"block '{clip(stmt.name)}' uses itself ({chain})", stmt.pos, "blocks cannot be recursive")
+            raise CnnNameError(f"block '{clip(stmt.name)}' uses itself ({chain})", stmt.pos, "blocks cannot be recursive")
         env = self._bind_params(block, stmt, scope)
         self._refuse_if_too_large(self.least_nodes(block.body, env, MAX_NODES), stmt.pos, f"{clip(stmt.name)}(…)")
         name = stmt.label or scope.next_name(block.name)
         full = scope.prefix + name
         if full in self.g.graph["blocks"] or self.g.has_node(full):
-            raise CnnError(f"the name '{clip(name)}' is already taken in this scope", stmt.pos, "choose another label")
+            raise CnnNameError(f"the name '{clip(name)}' is already taken in this scope", stmt.pos, "choose another label")
         inner = scope.child(name, labels={}, label_lines={}, rebindable=set(), env=env, blocks=scope.blocks + (full,))
         self.g.graph["blocks"][full] = {"block": block.name, "args": dict(env), "pos": stmt.pos, "line": stmt.pos.line,
                                         "parent": scope.blocks[-1] if scope.blocks else None,
@@ -253,7 +280,7 @@ class _Builder:
         self.active.append(stmt.name)
         try:
             if not block.body:
-                raise CnnError(f"block '{block.name}' has an empty body", block.pos)
+                raise CnnSyntaxError(f"block '{block.name}' has an empty body", block.pos)
             return self.run(block.body, inner, current)
         finally:
             self.active.pop()
@@ -261,9 +288,9 @@ class _Builder:
     def _repeat(self, stmt: ast.Repeat, scope: Scope, current: str) -> str:
         count = self.value(stmt.count, scope)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise CnnError(f"`repeat` needs a whole number ≥ 1, got {show_value(count)}", stmt.count.pos)
+            raise CnnArgumentError(f"`repeat` needs a whole number ≥ 1, got {show_value(count)}", stmt.count.pos)
         if not stmt.body:
-            raise CnnError("`repeat` has an empty body", stmt.pos)
+            raise CnnSyntaxError("`repeat` has an empty body", stmt.pos)
         if count > MAX_NODES:
             self._refuse_if_too_large(count, stmt.count.pos, f"`repeat {count:,}`")
         self._refuse_if_too_large(count * self.least_nodes(stmt.body, scope.env, MAX_NODES), stmt.count.pos,
@@ -294,7 +321,7 @@ class _Builder:
 
     def _residual(self, stmt: ast.Residual, scope: Scope, current: str) -> str:
         if not stmt.body:
-            raise CnnError("`residual` has an empty body", stmt.pos, "write the layers the skip goes around")
+            raise CnnSyntaxError("`residual` has an empty body", stmt.pos, "write the layers the skip goes around")
         body = self.run(stmt.body, scope, current)
         skip = current
         if stmt.shortcut:
@@ -305,7 +332,7 @@ class _Builder:
         got, carried = self.shapes[body], self.shapes[skip]
         if got != carried:
             what = "the shortcut gives" if stmt.shortcut else "the skip carries"
-            raise CnnError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
+            raise CnnShapeError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
                            stmt.shortcut_pos if stmt.shortcut else stmt.pos, _projection_hint(got, carried))
         node = self.merge_node("add", [body, skip], scope, stmt.pos, stmt.label, "residual",
                                ["main", "projection" if stmt.shortcut else "skip"])
@@ -319,15 +346,15 @@ class _Builder:
         weight = 0.3
         for opt in stmt.options:
             if opt.key != "weight":
-                raise CnnError(f"`aux` has no option `{clip(opt.key)}`{suggest(opt.key, ['weight'])}", opt.pos,
+                raise CnnArgumentError(f"`aux` has no option `{clip(opt.key)}`{suggest(opt.key, ['weight'])}", opt.pos,
                                "usage: aux weight=0.3 { ... }")
             weight = self.value(opt.value, scope)
             if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
-                raise CnnError(f"`weight` must be a number ≥ 0, not {show_value(weight)}", opt.pos)
+                raise CnnArgumentError(f"`weight` must be a number ≥ 0, not {show_value(weight)}", opt.pos)
         if not stmt.body:
-            raise CnnError("`aux` has an empty body", stmt.pos, "write the head's layers, e.g. aux { gap; flatten; dense 10 }")
+            raise CnnSyntaxError("`aux` has an empty body", stmt.pos, "write the head's layers, e.g. aux { gap; flatten; dense 10 }")
         if scope.aux:
-            raise CnnError("an aux head cannot start inside another aux head", stmt.pos)
+            raise CnnSyntaxError("an aux head cannot start inside another aux head", stmt.pos)
         name = scope.next_name("aux")
         ascope = scope.child(name, aux=scope.prefix + name)
         ascope.counters = Counter()
@@ -344,7 +371,7 @@ class _Builder:
             shape = op.infer(attrs, ins)
             params, state = op.param_shapes(attrs, ins), op.state_shapes(attrs, ins)
         except ShapeError as e:
-            raise CnnError(f"{text or source_text(pos, base or op_name)}: {e.message}", pos, e.hint) from None
+            raise CnnShapeError(f"{text or source_text(pos, base or op_name)}: {e.message}", pos, e.hint) from None
         return dict(attrs=attrs, shape=shape, params=params, state=state,
                     n_params=sum(math.prod(s) for s in params.values()), macs=op.macs(attrs, ins, shape),
                     flops=op.flops(attrs, ins, shape), act_bytes=4 * math.prod(shape))
@@ -361,7 +388,7 @@ class _Builder:
         Each in-edge gets a role: "main", "skip" (a residual's identity, an `@label`), "projection" (a
         residual's shortcut) or "aux" (into an aux head)."""
         if len(self.shapes) >= MAX_NODES:
-            raise CnnError(f"the network grows past {MAX_NODES:,} layers", pos,
+            raise CnnResourceError(f"the network grows past {MAX_NODES:,} layers", pos,
                            "check the `repeat` counts; cnndsl expands every repetition")
         name = scope.prefix + label if label else self._fresh(scope, base or op_name)
         if label and label in scope.rebindable:  # a later pass of a repeat: x, x_2, x_3, ...
@@ -371,7 +398,7 @@ class _Builder:
             self.copies[name] = k + 1
             name = f"{name}_{k}"
         if name in self.shapes:
-            raise CnnError(f"label '{clip(label)}' clashes with the generated name of the layer on line "
+            raise CnnNameError(f"label '{clip(label)}' clashes with the generated name of the layer on line "
                            f"{self.g.nodes[name]['line']}", pos, "choose another label")
         self.g.add_node(
             name, op=op_name, inputs=list(inputs), **facts, pos=pos, line=pos.line,
@@ -397,7 +424,7 @@ class _Builder:
     def ref(self, ref: ast.Ref, scope: Scope) -> str:
         if ref.name not in scope.labels:
             where = "in this block" if scope.blocks else "before this point"
-            raise CnnError(f"unknown label '@{clip(ref.name)}'{suggest(ref.name, scope.labels)}", ref.pos,
+            raise CnnNameError(f"unknown label '@{clip(ref.name)}'{suggest(ref.name, scope.labels)}", ref.pos,
                            f"labels are written `name: statement` and must be defined {where}")
         node = scope.labels[ref.name]
         self._note_pre_activation(ref, node)
@@ -432,7 +459,7 @@ class _Builder:
                 return _WORDS[expr.id]
             known = list(scope.env) + list(_WORDS)
             hint = "inside a block, names are its parameters" if scope.env else "names here are `same`, `valid`, `true`, `false`"
-            raise CnnError(f"unknown name '{clip(expr.id)}'{suggest(expr.id, known)}", expr.pos, hint)
+            raise CnnNameError(f"unknown name '{clip(expr.id)}'{suggest(expr.id, known)}", expr.pos, hint)
         if isinstance(expr, ast.Neg):
             v = self.value(expr.operand, scope)
             self._need_number(v, expr.operand, "-")
@@ -447,33 +474,33 @@ class _Builder:
         if expr.op == "*":
             return left * right
         if right == 0:
-            raise CnnError("division by zero", expr.right.pos)
+            raise CnnArgumentError("division by zero", expr.right.pos)
         if not (isinstance(left, int) and isinstance(right, int)):
-            raise CnnError("`//` divides whole numbers", expr.pos)
+            raise CnnArgumentError("`//` divides whole numbers", expr.pos)
         return left // right
 
     @staticmethod
     def _need_number(v, expr, op: str) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise CnnError(f"`{op}` needs numbers, not {show_value(v)}", expr.pos)
+            raise CnnArgumentError(f"`{op}` needs numbers, not {show_value(v)}", expr.pos)
 
     def _bind_params(self, block: ast.BlockDef, call: ast.Call, scope: Scope) -> dict:
         names = [p.name for p in block.params]
         if len(call.args) > len(names):
-            raise CnnError(f"{block.name}() takes {len(names)} argument{'s' if len(names) != 1 else ''} "
+            raise CnnArgumentError(f"{block.name}() takes {len(names)} argument{'s' if len(names) != 1 else ''} "
                            f"({', '.join(names) or 'none'}), got {len(call.args)}", call.pos)
         env = {name: self.value(arg, scope) for name, arg in zip(names, call.args)}
         for kw in call.kwargs:
             if kw.key not in names:
-                raise CnnError(f"{block.name}() has no parameter '{clip(kw.key)}'{suggest(kw.key, names)}", kw.pos,
+                raise CnnArgumentError(f"{block.name}() has no parameter '{clip(kw.key)}'{suggest(kw.key, names)}", kw.pos,
                                f"its parameters are {', '.join(names) or 'none'}")
             if kw.key in env:
-                raise CnnError(f"{block.name}(): '{clip(kw.key)}' is given twice", kw.pos)
+                raise CnnArgumentError(f"{block.name}(): '{clip(kw.key)}' is given twice", kw.pos)
             env[kw.key] = self.value(kw.value, scope)
         for param in block.params:
             if param.name not in env:
                 if param.default is None:
-                    raise CnnError(f"{block.name}() needs a value for '{param.name}'", call.pos,
+                    raise CnnArgumentError(f"{block.name}() needs a value for '{param.name}'", call.pos,
                                    f"call it as {block.name}({', '.join(names)})")
                 env[param.name] = self.value(param.default, Scope(prefix="", labels={}, env=dict(env)))
         return {p.name: env[p.name] for p in block.params}
@@ -500,7 +527,7 @@ class _Builder:
         if dangling:
             last = min(dangling, key=lambda n: (nodes[n]["line"], nodes[n]["pos"].column))
             data = nodes[last]
-            raise CnnError(f"the output of `{statement_text(data)}` is never used", data["pos"],
+            raise CnnShapeError(f"the output of `{statement_text(data)}` is never used", data["pos"],
                            "every chain must reach the network's output or an aux head: merge it "
                            "(`add @label`, `concat @label`) or remove it")
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import CnnError, Source, SourcePosition, clip
+from ..errors import CnnError, CnnResourceError, CnnSyntaxError, Source, SourcePosition, clip
 from ..resources import grammar_path
 from . import ast
 
@@ -66,7 +66,7 @@ def normalize(text: str) -> str:
 def parse(text: str, filename: str = "<string>") -> ast.Program:
     """Parse .cnn text into a Program. Raises CnnError for anything malformed."""
     if len(text) > MAX_CHARS:
-        raise CnnError(f"{filename} has {len(text):,} characters; a .cnn file is at most {MAX_CHARS:,}",
+        raise CnnResourceError(f"{filename} has {len(text):,} characters; a .cnn file is at most {MAX_CHARS:,}",
                        hint="write repeated layers with `repeat N { … }` or a `block`")
     text = normalize(text)
     source = Source(filename, text)
@@ -97,12 +97,12 @@ def _check_depth(tree: Tree, source: Source) -> None:
         if node.data in _BRACES:
             braces += 1
             if braces > MAX_NESTING:
-                raise CnnError(f"braces nested too deeply (more than {MAX_NESTING} levels)", _pos(source, node.meta),
+                raise CnnResourceError(f"braces nested too deeply (more than {MAX_NESTING} levels)", _pos(source, node.meta),
                                "flatten the structure, or define a `block` and call it")
         elif node.data in _OPERATORS:
             ops += 1
             if ops > MAX_EXPR_DEPTH:
-                raise CnnError(f"expression nested too deeply (more than {MAX_EXPR_DEPTH} operators)",
+                raise CnnResourceError(f"expression nested too deeply (more than {MAX_EXPR_DEPTH} operators)",
                                _pos(source, node.meta), "write the value as one number")
         else:
             ops = 0
@@ -143,18 +143,18 @@ def _syntax_error(e: UnexpectedInput, source: Source) -> CnnError:
     if isinstance(e, UnexpectedCharacters):
         char = source.text[e.pos_in_stream] if e.pos_in_stream < len(source.text) else "?"
         pos = SourcePosition(source, line, column)
-        return CnnError(f"unexpected character {char!r}", pos, _hint_for_char(char))
+        return CnnSyntaxError(f"unexpected character {char!r}", pos, _hint_for_char(char))
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         lines = source.text.rstrip().splitlines() or [""]
         pos = SourcePosition(source, len(lines), len(lines[-1]) + 1)
         expected = getattr(e, "expected", None) or getattr(e, "accepts", None) or set()
-        return CnnError(f"unexpected end of file; expected {_describe(set(expected))}", pos,
+        return CnnSyntaxError(f"unexpected end of file; expected {_describe(set(expected))}", pos,
                         "is a '}' or ')' missing?" if "RBRACE" in expected or "RPAR" in expected else None)
     assert isinstance(e, UnexpectedToken)
     token = e.token
     if line is None or line < 0:
         line, column = 1, 1
-    pos = SourcePosition(source, line, column)
+    pos = SourcePosition(source, line, column, getattr(token, "end_line", None), getattr(token, "end_column", None))
     expected = set(e.accepts or e.expected)
     hint = None
     if token.type == "SHAPE":
@@ -165,7 +165,7 @@ def _syntax_error(e: UnexpectedInput, source: Source) -> CnnError:
         hint = "a block call stands on its own line; options are written key=value"
     elif token.type == "RBRACE" and "$END" in expected:
         hint = "this '}' closes nothing"
-    return CnnError(f"unexpected {_token_text(token)}; expected {_describe(expected)}", pos, hint)
+    return CnnSyntaxError(f"unexpected {_token_text(token)}; expected {_describe(expected)}", pos, hint)
 
 
 def _hint_for_char(char: str) -> str | None:
@@ -181,7 +181,9 @@ def _hint_for_char(char: str) -> str | None:
 # ---- parse tree → AST ----------------------------------------------------------------------------
 
 def _pos(source: Source, meta_or_token) -> SourcePosition:
-    return SourcePosition(source, getattr(meta_or_token, "line", 1), getattr(meta_or_token, "column", 1))
+    """The span of a rule (its meta) or a token, start to end."""
+    return SourcePosition(source, getattr(meta_or_token, "line", 1), getattr(meta_or_token, "column", 1),
+                          getattr(meta_or_token, "end_line", None), getattr(meta_or_token, "end_column", None))
 
 
 @v_args(meta=True)
@@ -206,10 +208,10 @@ class _ToAst(Transformer_NonRecursive):
     def labeled(self, meta, children):
         name, stmt = children
         if isinstance(stmt, (ast.Network, ast.Input, ast.BlockDef, ast.Shortcut)):
-            raise CnnError(f"a label cannot name `{type(stmt).__name__.lower()}`", self.p(meta),
+            raise CnnSyntaxError(f"a label cannot name `{type(stmt).__name__.lower()}`", self.p(meta),
                            "labels name layers, block instances and merges")
         if isinstance(stmt, ast.From):
-            raise CnnError("a label cannot name `from`", self.p(meta), "label the statement that `from` reads")
+            raise CnnSyntaxError("a label cannot name `from`", self.p(meta), "label the statement that `from` reads")
         return replace(stmt, label=str(name))
 
     # header
@@ -258,7 +260,7 @@ class _ToAst(Transformer_NonRecursive):
     def merge(self, meta, children):
         kind, *branches = children
         if not branches:
-            raise CnnError(f"`{kind}` needs at least one `branch {{ }}`", self.p(meta))
+            raise CnnSyntaxError(f"`{kind}` needs at least one `branch {{ }}`", self.p(meta))
         return ast.Merge(kind, tuple(branches), self.p(meta))
 
     def merge_kind(self, meta, children):
@@ -296,7 +298,7 @@ class _ToAst(Transformer_NonRecursive):
         if any(c in text for c in ".eE"):
             value = float(text)
             if not math.isfinite(value):
-                raise CnnError(f"number too large: {clip(text, 20)} is beyond any network cnndsl can count or run",
+                raise CnnResourceError(f"number too large: {clip(text, 20)} is beyond any network cnndsl can count or run",
                                self.p(meta))
         else:
             value = _whole(text, children[0], self.source)
@@ -325,7 +327,7 @@ class _ToAst(Transformer_NonRecursive):
 def _whole(digits: str, token: Token, source: Source) -> int:
     """A literal whole number; one too long to mean anything is refused before Python converts it."""
     if len(digits.lstrip("0")) > MAX_DIGITS:
-        raise CnnError(f"number too large: {clip(digits, 20)} has {len(digits):,} digits, beyond any network "
+        raise CnnResourceError(f"number too large: {clip(digits, 20)} has {len(digits):,} digits, beyond any network "
                        "cnndsl can count or run", _pos(source, token), "sizes, channels and counts are at most 2147483647")
     return int(digits)
 
@@ -335,7 +337,7 @@ def _split_args(items, what: str) -> tuple[tuple, tuple]:
     options = [i for i in items if isinstance(i, ast.Option)]
     args = [i for i in items if not isinstance(i, ast.Option)]
     if options and args and items.index(options[0]) < items.index(args[-1]):
-        raise CnnError(f"a positional argument follows a key=value option in `{what}`", args[-1].pos,
+        raise CnnSyntaxError(f"a positional argument follows a key=value option in `{what}`", args[-1].pos,
                        "write positional arguments first, then key=value options")
     return tuple(args), tuple(options)
 
@@ -347,7 +349,7 @@ def _attach_shortcuts(stmts: tuple) -> tuple:
         if isinstance(stmt, ast.Shortcut):
             prev = out[-1] if out else None
             if not isinstance(prev, ast.Residual) or prev.shortcut is not None:
-                raise CnnError("`shortcut` must follow a `residual { }`", stmt.pos,
+                raise CnnSyntaxError("`shortcut` must follow a `residual { }`", stmt.pos,
                                "write `residual { body } shortcut { projection }`")
             out[-1] = replace(prev, shortcut=stmt.body, shortcut_pos=stmt.pos)
         else:
@@ -359,33 +361,33 @@ def _program(stmts: tuple, source: Source) -> ast.Program:
     """Check the file's header and split off the block definitions."""
     if not stmts or not isinstance(stmts[0], ast.Network):
         pos = stmts[0].pos if stmts else SourcePosition(source, 1, 1)
-        raise CnnError("a .cnn file must start with `network NAME`", pos, "add a first line like `network MyNet`")
+        raise CnnSyntaxError("a .cnn file must start with `network NAME`", pos, "add a first line like `network MyNet`")
     header, *rest = stmts
     input_shape, blocks, body = None, [], []
     for stmt in rest:
         if isinstance(stmt, ast.Network):
-            raise CnnError("`network` may appear only once, as the first statement", stmt.pos)
+            raise CnnSyntaxError("`network` may appear only once, as the first statement", stmt.pos)
         if isinstance(stmt, ast.Input):
             if input_shape is not None:
-                raise CnnError("`input` may appear only once", stmt.pos)
+                raise CnnSyntaxError("`input` may appear only once", stmt.pos)
             if body:
-                raise CnnError("`input` must come before the first layer", stmt.pos)
+                raise CnnSyntaxError("`input` must come before the first layer", stmt.pos)
             if min(stmt.shape) < 1:
-                raise CnnError(f"input shape {'x'.join(map(str, stmt.shape))} has a zero dimension", stmt.pos)
+                raise CnnSyntaxError(f"input shape {'x'.join(map(str, stmt.shape))} has a zero dimension", stmt.pos)
             if max(stmt.shape) > 2**31 - 1:
-                raise CnnError(f"input shape {'x'.join(map(str, stmt.shape))} is too large", stmt.pos)
+                raise CnnResourceError(f"input shape {'x'.join(map(str, stmt.shape))} is too large", stmt.pos)
             input_shape = stmt.shape
         elif isinstance(stmt, ast.BlockDef):
             _check_nested(stmt.body)
             blocks.append(stmt)
         else:
             if input_shape is None:
-                raise CnnError("`input CxHxW` must come before the first layer", stmt.pos,
+                raise CnnSyntaxError("`input CxHxW` must come before the first layer", stmt.pos,
                                "add a line like `input 3x224x224` after `network`")
             _check_nested(_bodies(stmt))
             body.append(stmt)
     if input_shape is None:
-        raise CnnError("the network has no `input CxHxW` statement", header.pos,
+        raise CnnSyntaxError("the network has no `input CxHxW` statement", header.pos,
                        "add a line like `input 3x224x224` after `network`")
     return ast.Program(header.name, input_shape, tuple(blocks), tuple(body), header.pos)
 
@@ -404,9 +406,9 @@ def _check_nested(stmts: tuple) -> None:
     """Headers and block definitions belong at the top level of a file."""
     for stmt in stmts:
         if isinstance(stmt, (ast.Network, ast.Input)):
-            raise CnnError(f"`{type(stmt).__name__.lower()}` belongs at the top of the file, not inside braces",
+            raise CnnSyntaxError(f"`{type(stmt).__name__.lower()}` belongs at the top of the file, not inside braces",
                            stmt.pos)
         if isinstance(stmt, ast.BlockDef):
-            raise CnnError("blocks are defined at the top level of a file", stmt.pos,
+            raise CnnSyntaxError("blocks are defined at the top level of a file", stmt.pos,
                            "move this `block` out of the braces; blocks may use blocks defined before them")
         _check_nested(_bodies(stmt))

@@ -106,5 +106,36 @@ def test_rendered_error_quotes_the_line_with_a_caret():
     assert text.splitlines() == [
         "net.cnn:3:3: unknown layer 'cnov' — did you mean 'conv'?",
         " 3 |   cnov 8 3x3",
-        "   |   ^",
+        "   |   ^~~~",  # the whole token underlined
     ]
+
+
+def test_errors_have_a_kind_and_a_span():
+    from cnndsl.errors import (CnnArgumentError, CnnNameError, CnnResourceError, CnnShapeError,
+                               CnnSyntaxError)
+    cases = [
+        ("conv 8 3x3 {", CnnSyntaxError, (3, 12, 13)),
+        ("cnov 8 3x3", CnnNameError, (3, 1, 5)),
+        ("conv 8 3x3 strid=2", CnnArgumentError, (3, 12, 17)),
+        ("flatten\nconv 8 3x3", CnnShapeError, (4, 1, None)),
+        ("conv " + "9" * 100 + " 3x3", CnnResourceError, (3, 6, 106)),
+    ]
+    for body, kind, (line, column, end) in cases:
+        error = error_of("network T\ninput 3x8x8\n" + body + "\n")
+        assert type(error) is kind, body
+        assert (error.pos.line, error.pos.column) == (line, column), body
+        if end is not None:
+            assert error.pos.end_column == end, body
+
+
+def test_independent_errors_are_reported_together_and_consequences_are_not():
+    from cnndsl.errors import CnnErrors, CnnNameError
+    text = ("network T\ninput 3x8x8\nconv 8 3x3 strid=1\nconcat {\n  branch { cnov 4 1x1 }\n"
+            "  branch { conv 4 1x1 bais=false }\n}\ndense 10\n")
+    error = error_of(text)
+    assert isinstance(error, CnnErrors) and [e.pos.line for e in error.errors] == [3, 5, 6]
+    assert isinstance(error.errors[1], CnnNameError) and error.pos.line == 3  # behaves as the first
+    assert str(error).endswith("3 errors") and "dense" not in str(error)  # dense 10's shape error follows
+    # a block called twice reports its mistake once
+    twice = error_of("network T\ninput 3x8x8\nblock b() { relu; cnov 3 1x1 }\nb()\nb()\n")
+    assert not isinstance(twice, CnnErrors) and twice.pos.line == 3
