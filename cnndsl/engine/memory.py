@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import resource
+import weakref
 from dataclasses import dataclass
 
 import networkx as nx
@@ -182,10 +183,20 @@ def _mapped_bytes() -> int:
         return 0
 
 
+_last: "weakref.WeakKeyDictionary[nx.DiGraph, tuple]" = weakref.WeakKeyDictionary()
+
+
 def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4,
           optimizer: str | None = None) -> Footprint:
-    """The footprint, or a CnnError with the figure, the largest layer and a batch that fits."""
-    need = estimate(g, nodes, batch, grad, itemsize, optimizer)
+    """The footprint, or a CnnError with the figure, the largest layer and a batch that fits. The
+    estimate of a graph is kept for the next call with the same arguments (a training loop's steps)."""
+    key = (tuple(nodes), batch, grad, itemsize, optimizer)
+    cached = _last.get(g)
+    if cached is not None and cached[0] == key:
+        need = cached[1]
+    else:
+        need = estimate(g, nodes, batch, grad, itemsize, optimizer)
+        _last[g] = (key, need)
     have = available_bytes()
     if need.total > HEADROOM * have:
         fixed = need.total - need.activations
