@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.lazy import kernel_module
+from ..kernels.lazy import kernel_module, over_batch
 from ..kernels.reference import elementwise as _reference
 from .base import Arg, Op, ShapeError, fmt_shape, numel
 
 k = kernel_module("elementwise")
 _loss = kernel_module("loss")
-_parallel = kernel_module("parallel")
 
 
 class _Activation(Op):
@@ -29,7 +28,7 @@ class _Activation(Op):
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty_like(x)
-        _parallel.over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
+        over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
         return y, ((x if self.keeps == "x" else y) if ctx.keep else None)
 
     def reference_forward(self, a, xs, params, ctx):
@@ -42,7 +41,7 @@ class _Activation(Op):
 
     def backward(self, a, dy, saved, params, ctx):
         dx = np.empty_like(dy)
-        _parallel.over_batch(lambda lo, hi: self.kernel_backward(a, dy[lo:hi].reshape(-1), saved[lo:hi].reshape(-1),
+        over_batch(lambda lo, hi: self.kernel_backward(a, dy[lo:hi].reshape(-1), saved[lo:hi].reshape(-1),
                                                        dx[lo:hi].reshape(-1)), len(dy), dy.size)
         return [dx], {}
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.lazy import kernel_module
+from ..kernels.lazy import kernel_module, over_batch
 from ..kernels.reference import norm as _reference
 from .base import Arg, Op, ShapeError, fmt_shape, needs_image, numel
 
-_parallel = kernel_module("parallel")
-_normalization = kernel_module("normalization")
+_norm = kernel_module("normalization")
 
 
 def _ncp(x: np.ndarray) -> np.ndarray:
@@ -29,7 +28,8 @@ def _update_running(rm, rv, mean, var, m: int, momentum: float) -> None:
 class LRN(Op):
     name = "lrn"
     family = "norm"
-    help = "b = a / (k + alpha·Σ a²)^beta over `size` neighbouring channels (the AlexNet paper: alpha not divided by size)"
+    help = ("b = a / (k + alpha·Σ a²)^beta over `size` neighbouring channels (the AlexNet paper: alpha not "
+            "divided by size)")
     options = (
         Arg("size", "int", 5),
         Arg("alpha", "float", 1e-4),
@@ -55,7 +55,7 @@ class LRN(Op):
         (x,) = xs
         y, scale = np.empty_like(x), np.empty_like(x)
         x3, y3, s3 = _ncp(x), _ncp(y), _ncp(scale)
-        _parallel.over_batch(lambda lo, hi: _normalization.lrn_forward(x3[lo:hi], a["size"], a["alpha"], a["beta"], a["k"], y3[lo:hi],
+        over_batch(lambda lo, hi: _norm.lrn_forward(x3[lo:hi], a["size"], a["alpha"], a["beta"], a["k"], y3[lo:hi],
                                               s3[lo:hi]), len(x), x.size)
         return y, ((x, scale) if ctx.keep else None)
 
@@ -63,7 +63,7 @@ class LRN(Op):
         x, scale = cache
         dx = np.empty_like(x)
         d3, x3, s3, dx3 = _ncp(dy), _ncp(x), _ncp(scale), _ncp(dx)
-        _parallel.over_batch(lambda lo, hi: _normalization.lrn_backward(d3[lo:hi], x3[lo:hi], s3[lo:hi], a["size"], a["alpha"], a["beta"],
+        over_batch(lambda lo, hi: _norm.lrn_backward(d3[lo:hi], x3[lo:hi], s3[lo:hi], a["size"], a["alpha"], a["beta"],
                                                dx3[lo:hi]), len(x), x.size)
         return [dx], {}
 
@@ -122,14 +122,14 @@ class BatchNorm(Op):
         rm, rv = ctx.state["running_mean"], ctx.state["running_var"]
         if ctx.training:
             mean, var = np.empty_like(rm), np.empty_like(rv)
-            _parallel.over_batch(lambda c0, c1: _normalization.batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
+            over_batch(lambda c0, c1: _norm.batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
             _update_running(rm, rv, mean, var, x3.shape[0] * x3.shape[2], a["momentum"])
         else:
             mean, var = rm.copy(), rv.copy()
         y = np.empty_like(x)
         y3 = _ncp(y)
-        _parallel.over_batch(lambda c0, c1: _normalization.bn_forward(x3, mean, var, params["weight"], params["bias"], a["eps"], y3, c0, c1),
-                   x3.shape[1], x.size)
+        w, b, eps = params["weight"], params["bias"], a["eps"]
+        over_batch(lambda c0, c1: _norm.bn_forward(x3, mean, var, w, b, eps, y3, c0, c1), x3.shape[1], x.size)
         return y, ((x, mean, var) if ctx.keep else None)
 
     def reference_forward(self, a, xs, params, ctx):
@@ -155,8 +155,9 @@ class BatchNorm(Op):
         x, mean, var = cache
         dx, dgamma, dbeta = np.empty_like(dy), np.empty_like(var), np.empty_like(var)
         d3, x3, dx3 = _ncp(dy), _ncp(x), _ncp(dx)
-        _parallel.over_batch(lambda c0, c1: _normalization.bn_backward(d3, x3, mean, var, params["weight"], a["eps"], ctx.training, dx3, dgamma,
-                                              dbeta, c0, c1), d3.shape[1], dy.size)
+        w, eps, training = params["weight"], a["eps"], ctx.training
+        over_batch(lambda c0, c1: _norm.bn_backward(d3, x3, mean, var, w, eps, training, dx3, dgamma, dbeta, c0, c1),
+                   d3.shape[1], dy.size)
         return [dx], {"weight": dgamma, "bias": dbeta}
 
     def describe(self, a):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.lazy import kernel_module
+from ..kernels.lazy import kernel_module, over_batch
 from ..kernels.reference import pool as _reference
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad
 
 _pool = kernel_module("pool")
-_parallel = kernel_module("parallel")
 
 
 class _Pool(Op):
@@ -83,14 +82,14 @@ class MaxPool(_Pool):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.int32)
-        _parallel.over_batch(lambda lo, hi: _pool.maxpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi],
+        over_batch(lambda lo, hi: _pool.maxpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi],
                                                   arg[lo:hi]), len(x), x.size)
         return y, ((arg, x.shape) if ctx.keep else None)
 
     def backward(self, a, dy, cache, params, ctx):
         arg, shape = cache
         dx = np.zeros(shape, dtype=dy.dtype)
-        _parallel.over_batch(lambda lo, hi: _pool.maxpool_backward(dy[lo:hi], arg[lo:hi], dx[lo:hi]), len(dx), dx.size)
+        over_batch(lambda lo, hi: _pool.maxpool_backward(dy[lo:hi], arg[lo:hi], dx[lo:hi]), len(dx), dx.size)
         return [dx], {}
 
 
@@ -113,19 +112,20 @@ class AvgPool(_Pool):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
         if self.tiled(a, x.shape, y.shape):
-            _parallel.over_batch(lambda lo, hi: _pool.avgpool_tiled_forward(x[lo:hi], *a["kernel"], y[lo:hi]), len(x), x.size)
+            over_batch(lambda lo, hi: _pool.avgpool_tiled_forward(x[lo:hi], *a["kernel"], y[lo:hi]), len(x), x.size)
         else:
-            _parallel.over_batch(lambda lo, hi: _pool.avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
+            over_batch(lambda lo, hi: _pool.avgpool_forward(x[lo:hi], *a["kernel"], *a["stride"], *a["pad"], y[lo:hi]),
                        len(x), x.size)
         return y, (x.shape if ctx.keep else None)
 
     def backward(self, a, dy, shape, params, ctx):
         if self.tiled(a, shape, dy.shape):
             dx = np.empty(shape, dtype=dy.dtype)
-            _parallel.over_batch(lambda lo, hi: _pool.avgpool_tiled_backward(dy[lo:hi], *a["kernel"], dx[lo:hi]), len(dx), dx.size)
+            over_batch(lambda lo, hi: _pool.avgpool_tiled_backward(dy[lo:hi], *a["kernel"], dx[lo:hi]),
+                       len(dx), dx.size)
             return [dx], {}
         dx = np.zeros(shape, dtype=dy.dtype)
-        _parallel.over_batch(lambda lo, hi: _pool.avgpool_backward(dy[lo:hi], *a["kernel"], *a["stride"], *a["pad"], dx[lo:hi]),
+        over_batch(lambda lo, hi: _pool.avgpool_backward(dy[lo:hi], *a["kernel"], *a["stride"], *a["pad"], dx[lo:hi]),
                    len(dx), dx.size)
         return [dx], {}
 
