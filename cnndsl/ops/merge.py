@@ -72,6 +72,7 @@ class Mul(Op):
     name = "mul"
     statement = "merge"
     family = "merge"
+    display = "⊗ mul"
     variadic = True
     help = ("element-wise product; a C×1×1 input (a squeeze-and-excitation gate) broadcasts over a C×H×W "
             "one, as in NumPy")

@@ -200,6 +200,9 @@ class GlobalMaxPool(Op):
     def saves(self, a):
         return ("extra",)
 
+    def describe(self, a):
+        return "global maxpool"
+
     def torch_forward(self, a, xs, p, training):
         return xs[0].amax(dim=(2, 3), keepdim=True)
 

@@ -247,8 +247,6 @@ def _describe(node: str, g: nx.DiGraph, per_group: bool = False) -> str:
         return f"concat {'+'.join(parts)} = {data['shape'][0]}"
     if data["op"] == "add":
         return "⊕ residual" if data["skip"] else "⊕ add"
-    if data["op"] == "mul":
-        return "⊗ mul"
     op = OPS[data["op"]]
     text = op.describe(data["attrs"])
     return op.display if op.display and text in (op.name, *op.aliases) else text
