@@ -39,8 +39,10 @@ def batch_statistics(x):
 
 
 def batchnorm_backward(dy, x, gamma, mean, var, eps, training):
-    rows, d = _channels_last(x), _channels_last(dy)
-    inv = 1 / np.sqrt(var + eps)
+    """(The sums over the batch in float64, as the fast kernel takes them: with dy constant, the true
+    dγ is 0 and float32 sums would leave noise of 1e-4.)"""
+    rows, d = _channels_last(x).astype(np.float64), _channels_last(dy).astype(np.float64)
+    inv = 1 / np.sqrt(var.astype(np.float64) + eps)
     xhat = (rows - mean) * inv
     dbeta, dgamma = d.sum(axis=0), (d * xhat).sum(axis=0)
     if training:
