@@ -121,7 +121,6 @@ class Op:
     family: ClassVar[str] = "other"  # colours and legend in diagrams
     positional: ClassVar[tuple[Arg, ...]] = ()
     options: ClassVar[tuple[Arg, ...]] = ()
-    variadic: ClassVar[bool] = False  # merges take several inputs
     fuses: ClassVar[bool] = False  # drawn inside the node of the layer before it (activations, bn)
     # Finite inputs always give a finite output (forward) / input gradient (backward): the engine skips
     # its NaN/Inf check there, since the first non-finite value must come from another layer.

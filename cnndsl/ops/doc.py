@@ -26,8 +26,9 @@ def op_table() -> str:
     for cls in sorted(LAYERS, key=lambda c: families.index(c.family) if c.family in families else len(families)):
         op = OPS[cls.name]
         name = f"`{op.name}`" + (f" ({', '.join(f'`{a}`' for a in op.aliases)})" if op.aliases else "")
-        positional = ", ".join(a.name for a in op.positional)
-        options = ", ".join(f"`{a.name}={_default(a)}`" for a in op.options if a.default is not REQUIRED)
+        positional = ", ".join(f"{a.name} ({a.help})" if a.help else a.name for a in op.positional)
+        options = ", ".join(f"`{a.name}={_default(a)}`" + (f" ({a.help})" if a.help else "")
+                            for a in op.options if a.default is not REQUIRED)
         rows.append(f"| {name} | {positional} | {options} | {op.parameters} | {op.help} |")
     rows += ["", "| merge | forms | what it computes |", "|---|---|---|"]
     for op in OPS.values():

@@ -11,7 +11,6 @@ class Concat(Op):
     name = "concat"
     statement = "merge"
     family = "merge"
-    variadic = True
     help = "concatenates its inputs along channels; all must agree on H×W"
     finite_forward = finite_backward = True
 
@@ -39,7 +38,6 @@ class Add(Op):
     name = "add"
     statement = "merge"
     family = "merge"
-    variadic = True
     help = "element-wise sum; all inputs must have the same shape"
 
     def infer(self, a, ins):
@@ -73,7 +71,6 @@ class Mul(Op):
     statement = "merge"
     family = "merge"
     display = "⊗ mul"
-    variadic = True
     help = ("element-wise product; a C×1×1 input (a squeeze-and-excitation gate) broadcasts over a C×H×W "
             "one, as in NumPy")
 
