@@ -8,8 +8,6 @@ import math
 import os
 import sys
 
-import numpy as np
-from rich.console import Console
 
 from . import __version__
 from .errors import CnnError
@@ -218,8 +216,9 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _console() -> Console:
+def _console():
     """Rich output; when piped, wide enough that tables are never cut."""
+    from rich.console import Console  # only the commands that print tables and progress need rich
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
