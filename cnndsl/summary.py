@@ -15,6 +15,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from .engine.memory import kept_for_backward
 from .errors import CnnError
 from .format import block_call, fmt_rf, human
 from .gcpause import collector_paused
@@ -66,18 +67,10 @@ def kernel_of(data: dict) -> str:
 
 def kept_elements(net: Network) -> dict[str, int]:
     """Per layer, the elements of its output — and of any mask or index it makes — that a training step
-    keeps for backward, per image (the memory estimate's rule: Op.saves). A tensor kept by several
-    readers counts once, for the layer that made it."""
+    keeps for backward, per image (the memory estimate's rule). A tensor kept by several readers
+    counts once, for the layer that made it."""
     nodes = net.graph.nodes
-    kept: set[str] = set()
-    extra: dict[str, int] = {}
-    for n in net.layers:
-        d = nodes[n]
-        for what in OPS[d["op"]].saves(d["attrs"]):
-            if what == "extra":
-                extra[n] = extra.get(n, 0) + math.prod(d["shape"])
-            else:
-                kept.update(d["inputs"] if what == "input" else [n])
+    kept, extra = kept_for_backward(nodes, net.layers)
     return {n: (math.prod(nodes[n]["shape"]) if n in kept else 0) + extra.get(n, 0) for n in net.layers}
 
 

@@ -89,21 +89,30 @@ def _inference_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, in
     return peak, at_peak
 
 
+def kept_for_backward(data: dict, nodes: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """What a training forward keeps for backward (each op's `saves`): the tensors kept, each with the
+    index of the earliest layer that keeps it (walking back, it is freed there), and per layer the
+    elements per image of the masks, indices or scales it makes."""
+    release: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        d = data[node]
+        for what in OPS[d["op"]].saves(d["attrs"]):
+            if what == "extra":
+                extra[node] = extra.get(node, 0) + math.prod(d["shape"])
+                continue
+            for t in (d["inputs"] if what == "input" else [node]):
+                release[t] = min(release.get(t, i), i)
+    return release, extra
+
+
 def _backward_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, int]:
     """The most elements alive at once in a training step: at the end of forward, everything the ops
     keep for backward (`Op.saves`); during backward, what is still kept (a tensor goes once the last
     layer that keeps it, walking back, is done) plus the gradients in flight."""
     index = {n: i for i, n in enumerate(nodes)}
-    release: dict[str, int] = {}  # kept tensor → index of the earliest layer that keeps it
-    extra = [0] * len(nodes)       # masks, indices, scales: freed with their own layer
-    for i, node in enumerate(nodes):
-        d = data[node]
-        for what in OPS[d["op"]].saves(d["attrs"]):
-            if what == "extra":
-                extra[i] += size[node]
-                continue
-            for t in (d["inputs"] if what == "input" else [node]):
-                release[t] = min(release.get(t, i), i)
+    release, extras = kept_for_backward(data, nodes)
+    extra = [extras.get(n, 0) for n in nodes]
     ends = [e for e in dict.fromkeys([g.graph["output"]] + [h["node"] for h in g.graph["aux_heads"]]) if e in index]
     for e in ends:
         release.setdefault(e, index[e])

@@ -137,20 +137,10 @@ class AvgPool(_Pool):
                 and oh * kh <= x_shape[2] and ow * kw <= x_shape[3])
 
 
-class GlobalAvgPool(Op):
-    name = "globalavgpool"
-    aliases = ("gap",)
+class _GlobalPool(Op):
+    """C×H×W → C×1×1: one value per channel, over a window as large as the map."""
+
     family = "pool"
-    help = "mean over all of H×W: C×H×W → C×1×1"
-
-    def torch_forward(self, a, xs, p, training):
-        return xs[0].mean(dim=(2, 3), keepdim=True)
-
-    def reference_forward(self, a, xs, params, ctx):
-        return _reference.global_avg_forward(xs[0]), (xs[0].shape if ctx.keep else None)
-
-    def reference_backward(self, a, dy, shape, params, ctx):
-        return [_reference.global_avg_backward(dy, shape)], {}
 
     def infer(self, a, ins):
         (x,) = ins
@@ -162,6 +152,22 @@ class GlobalAvgPool(Op):
 
     def window(self, a, ins):
         return (ins[0][1], ins[0][2]), (1, 1)
+
+
+class GlobalAvgPool(_GlobalPool):
+    name = "globalavgpool"
+    aliases = ("gap",)
+    help = "mean over all of H×W: C×H×W → C×1×1"
+
+    def torch_forward(self, a, xs, p, training):
+        return xs[0].mean(dim=(2, 3), keepdim=True)
+
+    def reference_forward(self, a, xs, params, ctx):
+        return _reference.global_avg_forward(xs[0]), (xs[0].shape if ctx.keep else None)
+
+    def reference_backward(self, a, dy, shape, params, ctx):
+        return [_reference.global_avg_backward(dy, shape)], {}
+
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs
@@ -179,23 +185,12 @@ class GlobalAvgPool(Op):
         return "global avgpool"
 
 
-class GlobalMaxPool(Op):
+class GlobalMaxPool(_GlobalPool):
     name = "globalmaxpool"
     aliases = ("gmp",)
-    family = "pool"
     help = "max over all of H×W: C×H×W → C×1×1"
     finite_forward = True  # a selection
 
-    def infer(self, a, ins):
-        (x,) = ins
-        needs_image(self, x)
-        return (x[0], 1, 1)
-
-    def flops(self, a, ins, out):
-        return numel(ins[0])
-
-    def window(self, a, ins):
-        return (ins[0][1], ins[0][2]), (1, 1)
 
     def saves(self, a):
         return ("extra",)

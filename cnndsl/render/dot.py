@@ -157,19 +157,19 @@ def _through_headers(view: View, headers: dict[str, str]) -> list[Edge]:
     """Edges that enter a cluster from one outside box are routed through the cluster's title box:
     outside → title (with the tensor's shape), title → each box it fed (a skip keeps its style).
     Clusters are taken outermost first, so nested titles chain."""
-    def inside(box: str, cluster: str) -> bool:
-        if box in view.units:
-            return cluster in view.units[box].clusters
-        return any(box == h for c, h in headers.items() if c == cluster or c.startswith(cluster + "."))
-
+    member = {u.id: set(u.clusters) for u in view.units.values()}  # box → the clusters it lies in
+    for unit in view.units.values():
+        for i, cluster in enumerate(unit.clusters):
+            member.setdefault(headers[cluster], set(unit.clusters[:i + 1]))
     edges = list(view.edges)
     for cluster, header in headers.items():
-        entering = [e for e in edges if inside(e.dst, cluster) and not inside(e.src, cluster)]
+        entering = [e for e in edges if cluster in member[e.dst] and cluster not in member[e.src]]
         sources = {e.src for e in entering}
         if len(sources) != 1 or any(e.kind == "aux" and not cluster.startswith("aux") for e in entering):
             continue
         first = next((e for e in entering if e.kind == "main"), entering[0])
-        rest = [e for e in edges if e not in entering]
+        moved = {id(e) for e in entering}
+        rest = [e for e in edges if id(e) not in moved]
         kind = "aux" if all(e.kind == "aux" for e in entering) else "main"
         rest.append(Edge(first.src, header, first.tensor, kind))
         rest += [Edge(header, e.dst, e.tensor if e.kind == "projection" else None, "main" if e.kind == "aux" else e.kind,

@@ -258,3 +258,17 @@ def test_a_label_read_before_its_activation_is_noted_and_drawn_from_the_layer():
 def test_generated_names_keep_a_layers_own_digits_apart():
     net = net_of("relu6\nrelu6\nrelu\nflatten")
     assert net.layers == ["relu6_1", "relu6_2", "relu1", "flatten1"]
+
+
+def test_many_block_instances_draw_in_linear_time():
+    """Routing edges through each cluster's title once per cluster, not per cluster per edge pair."""
+    import time
+
+    def seconds(blocks: int) -> float:
+        net = cnndsl.parse(f"network Many\ninput 4x8x8\nblock b() {{ conv 4 1x1; relu; conv 4 1x1 }}\n"
+                           f"repeat {blocks} {{ b() }}\n")
+        start = time.process_time()
+        net.diagram(None)
+        return time.process_time() - start
+    small, large = seconds(90), seconds(900)
+    assert large < 10 and large < 30 * max(small, 0.01)  # 10× the blocks: ~10× the time, not 100×
