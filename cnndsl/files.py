@@ -15,6 +15,7 @@ import os
 import tempfile
 import zipfile
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator
 
@@ -75,6 +76,9 @@ def write_atomic(path: str | Path, what: str = "output") -> Iterator[IO[bytes]]:
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
+        # mkstemp makes the file private (0600); the output gets the mode a plain open() would give it,
+        # or keeps the mode of the file it replaces
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
@@ -82,6 +86,13 @@ def write_atomic(path: str | Path, what: str = "output") -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@cache
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | Path, data: bytes, what: str = "output") -> Path:

@@ -138,3 +138,20 @@ def test_version(tmp_path):
     import cnndsl as package
     run = cnndsl("--version", cwd=tmp_path)
     assert run.returncode == 0 and run.stdout.strip() == f"cnndsl {package.__version__}"
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    """Written through a temporary file, an output still gets the mode a plain open() gives (not 0600),
+    and a replaced file keeps its own."""
+    import os
+    import stat
+    mask = os.umask(0o022)
+    try:
+        run = cnndsl("run", "lenet5", "--output", "y.npy", cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        assert stat.S_IMODE((tmp_path / "y.npy").stat().st_mode) == 0o644
+        os.chmod(tmp_path / "y.npy", 0o640)
+        assert cnndsl("run", "lenet5", "--output", "y.npy", cwd=tmp_path).returncode == 0
+        assert stat.S_IMODE((tmp_path / "y.npy").stat().st_mode) == 0o640
+    finally:
+        os.umask(mask)
