@@ -31,13 +31,13 @@ def shapes(names):
     for name in names:
         net = cnndsl.load(name)
         for node in net.layers:
-            d = net.graph.nodes[node]
-            if d["op"] != "conv":
+            d = net.graph.nodes[node]["node"]
+            if d.op != "conv":
                 continue
-            a = d["attrs"]
-            x_shape = (BATCH[name],) + net.graph.nodes[d["inputs"][0]]["shape"]
-            key = (x_shape, d["params"]["weight"], a["stride"], a["pad"], a["dilation"], a["groups"])
-            seen.setdefault(key, (name, node, d["macs"] * BATCH[name], d["shape"][1:]))
+            a = d.attrs
+            x_shape = (BATCH[name],) + net.graph.nodes[d.inputs[0]]["shape"]
+            key = (x_shape, d.params["weight"], a["stride"], a["pad"], a["dilation"], a["groups"])
+            seen.setdefault(key, (name, node, d.macs * BATCH[name], d.shape[1:]))
     return seen
 
 

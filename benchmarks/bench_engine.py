@@ -84,7 +84,7 @@ def torch_fns(net, x, labels):
     heads = {h["node"]: h["weight"] for h in net.aux_heads}
 
     def logits(out, node):
-        return out if net.graph.nodes[node]["op"] != "softmax" else None
+        return out if net.graph.nodes[node]["node"].op != "softmax" else None
 
     def forward():
         model.eval()

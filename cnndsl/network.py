@@ -9,6 +9,7 @@ import networkx as nx
 
 from .errors import CnnError, Source, SourcePosition, clip, suggest
 from .graph.build import build
+from .graph.node import Node
 from .language.parser import normalize
 from .language.parser import parse as parse_program
 from .resources import shipped_architectures
@@ -44,18 +45,27 @@ class Network:
         """Layer nodes in source order (every node is added after its inputs: a topological order)."""
         return [n for n in self.graph if n != "input"]
 
+    def node(self, name: str) -> Node:
+        """One layer's Node (op, resolved arguments, shape, parameters, costs, source span, blocks, role)."""
+        try:
+            return self.graph.nodes[name]["node"]
+        except KeyError:
+            raise CnnError(f"no layer named '{clip(name)}'{suggest(name, self.graph)}",
+                           hint="`cnndsl summary` lists the layers' names") from None
+
     @cached_property
     def _sums(self) -> dict[tuple[str, bool], int]:
         """Every total in one pass over the nodes: (key, inference only) → sum."""
         keys = ("n_params", "macs", "flops", "act_bytes")
         sums = dict.fromkeys([(k, i) for k in keys for i in (False, True)], 0)
-        for node, data in self.graph.nodes(data=True):
+        for node, data in self.graph.nodes(data="node"):
             if node == "input":
                 continue
             for k in keys:
-                sums[k, False] += data[k]
-                if not data["train_only"]:
-                    sums[k, True] += data[k]
+                value = getattr(data, k)
+                sums[k, False] += value
+                if not data.train_only:
+                    sums[k, True] += value
         return sums
 
     def _sum(self, key: str, inference: bool = False) -> int:
@@ -87,7 +97,7 @@ class Network:
 
     @property
     def output_shape(self) -> tuple[int, ...]:
-        return self.graph.nodes[self.output]["shape"]
+        return self.graph.nodes[self.output]["node"].shape
 
     def totals(self) -> dict[str, int]:
         return {"params": self.param_count, "inference_params": self.inference_param_count, "macs": self.macs,
@@ -142,7 +152,7 @@ class Network:
         return check(self.graph, self._running(mode), batch, backward, 4, optimizer)
 
     def _running(self, mode: str) -> list[str]:
-        return [n for n in self.layers if mode == "train" or not self.graph.nodes[n]["train_only"]]
+        return [n for n in self.layers if mode == "train" or not self.graph.nodes[n]["node"].train_only]
 
     @property
     def kernels(self) -> str:

@@ -19,6 +19,7 @@ from .engine.memory import kept_for_backward
 from .errors import CnnError
 from .format import block_call, fmt_rf, human
 from .gcpause import collector_paused
+from .graph.node import Node
 from .ops import OPS, fmt_shape
 
 Network = Any  # a cnndsl.network.Network: the summary is read from it, never imports it (no cycle)
@@ -28,13 +29,13 @@ def _json_rf(rf: tuple[int, int]) -> int | list[int]:
     return rf[0] if rf[0] == rf[1] else list(rf)
 
 
-def describe(data: dict) -> str:
-    return OPS[data["op"]].describe(data["attrs"]) if OPS[data["op"]].statement == "layer" else data["stmt"]
+def describe(node: Node) -> str:
+    return node.impl.describe(node.attrs) if node.impl.statement == "layer" else node.stmt
 
 
 def block_totals(net: Network) -> dict[str, dict]:
     """Per block instance: params, MACs, FLOPs, its output node and nesting depth."""
-    nodes = net.graph.nodes
+    nodes = dict(net.graph.nodes(data="node"))
     totals = {name: {**info, "params": 0, "macs": 0, "flops": 0, "last": None, "depth": 0}
               for name, info in net.graph.graph["blocks"].items()}
     for name, info in totals.items():
@@ -43,19 +44,19 @@ def block_totals(net: Network) -> dict[str, dict]:
             depth, parent = depth + 1, totals[parent]["parent"]
         info["depth"] = depth
     for n in net.layers:
-        for b in nodes[n]["blocks"]:
+        for b in nodes[n].blocks:
             t = totals[b]
-            t["params"] += nodes[n]["n_params"]
-            t["macs"] += nodes[n]["macs"]
-            t["flops"] += nodes[n]["flops"]
-            if nodes[n]["aux"] == t["aux"]:
+            t["params"] += nodes[n].n_params
+            t["macs"] += nodes[n].macs
+            t["flops"] += nodes[n].flops
+            if nodes[n].aux == t["aux"]:
                 t["last"] = n
     return totals
 
 
-def kernel_of(data: dict) -> str:
+def kernel_of(data: Node) -> str:
     """A windowed layer's kernel and stride, as the `kernel` column shows it: '7×7 /2'."""
-    a = data["attrs"]
+    a = data.attrs
     if "kernel" not in a:
         return ""
     stride = a.get("stride", (1, 1))
@@ -69,16 +70,16 @@ def kept_elements(net: Network) -> dict[str, int]:
     """Per layer, the elements of its output — and of any mask or index it makes — that a training step
     keeps for backward, per image (the memory estimate's rule). A tensor kept by several readers
     counts once, for the layer that made it."""
-    nodes = net.graph.nodes
+    nodes = dict(net.graph.nodes(data="node"))
     kept, extra = kept_for_backward(nodes, net.layers)
-    return {n: (math.prod(nodes[n]["shape"]) if n in kept else 0) + extra.get(n, 0) for n in net.layers}
+    return {n: (math.prod(nodes[n].shape) if n in kept else 0) + extra.get(n, 0) for n in net.layers}
 
 
 def training_bytes(net: Network, batch: int) -> dict[str, int]:
     """Per layer, what it adds to a training step at this batch: its weights, their gradient and Adam's
     two moments (16 bytes a parameter), and what backward keeps of its output (float32)."""
-    nodes = net.graph.nodes
-    return {n: 16 * nodes[n]["n_params"] + 4 * batch * k for n, k in kept_elements(net).items()}
+    nodes = dict(net.graph.nodes(data="node"))
+    return {n: 16 * nodes[n].n_params + 4 * batch * k for n, k in kept_elements(net).items()}
 
 
 def summary_dict(net: Network, batch: int | None = None) -> dict:
@@ -88,26 +89,26 @@ def summary_dict(net: Network, batch: int | None = None) -> dict:
 
 
 def _summary_dict(net: Network, batch: int | None) -> dict:
-    nodes = dict(net.graph.nodes(data=True))
+    nodes = dict(net.graph.nodes(data="node"))
     total = max(net.param_count, 1)
     train = training_bytes(net, batch) if batch else {}
-    shapes = {n: d["shape"] for n, d in nodes.items()}
+    shapes = {n: d.shape for n, d in nodes.items()}
     layers = []
     for n in net.layers:
         d = nodes[n]
         row = {
             "name": n,
-            "op": d["op"],
-            "block": d["blocks"][-1] if d["blocks"] else None,
-            "output_shape": list(d["shape"]),
-            "params": d["n_params"],
-            "macs": d["macs"],
-            "flops": d["flops"],
-            "receptive_field": _json_rf(d["rf"]),
-            "line": d["line"],
-            "input_shapes": [list(shapes[i]) for i in d["inputs"]],
-            "params_percent": 100 * d["n_params"] / total,
-            "memory": d["act_bytes"],
+            "op": d.op,
+            "block": d.blocks[-1] if d.blocks else None,
+            "output_shape": list(d.shape),
+            "params": d.n_params,
+            "macs": d.macs,
+            "flops": d.flops,
+            "receptive_field": _json_rf(d.rf),
+            "line": d.line,
+            "input_shapes": [list(shapes[i]) for i in d.inputs],
+            "params_percent": 100 * d.n_params / total,
+            "memory": d.act_bytes,
             "kernel": kernel_of(d) or None,
         }
         if batch:
@@ -184,7 +185,7 @@ def table_rows(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, 
     open with their call and subtotals; layers nested deeper than `depth` fold into them. One pass.
     relative: a nested row names its layer within its block (`b2.conv1` under `inception3a`), as the
     terminal's narrower table does."""
-    nodes = dict(net.graph.nodes(data=True))
+    nodes = dict(net.graph.nodes(data="node"))
     blocks = block_totals(net)
     total = max(net.param_count, 1)
     train = training_bytes(net, batch) if batch and "train" in columns else {}
@@ -192,16 +193,16 @@ def table_rows(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, 
     block_memory: dict[str, int] = {}
     if train or "memory" in columns:
         for n in net.layers:
-            for b in nodes[n]["blocks"]:
+            for b in nodes[n].blocks:
                 block_train[b] = block_train.get(b, 0) + train.get(n, 0)
-                block_memory[b] = block_memory.get(b, 0) + nodes[n]["act_bytes"]
+                block_memory[b] = block_memory.get(b, 0) + nodes[n].act_bytes
     first_input: dict[str, list] = {}
     rows: list[tuple[tuple[str, ...], str | None]] = []
     opened: set[str] = set()
     for n in net.layers:
         data = nodes[n]
-        for b in data["blocks"]:
-            first_input.setdefault(b, [nodes[i]["shape"] for i in data["inputs"]])
+        for b in data.blocks:
+            first_input.setdefault(b, [nodes[i].shape for i in data.inputs])
             info = blocks[b]
             if b in opened or (depth is not None and info["depth"] > depth):
                 continue
@@ -209,24 +210,24 @@ def table_rows(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, 
             last = nodes[info["last"]]
             collapsed = depth is not None and info["depth"] == depth
             mark = ("" if collapsed else " ▾") + (" (train)" if info["aux"] else "")
-            values = {"inputs": first_input[b], "shape": last["shape"], "params": info["params"],
+            values = {"inputs": first_input[b], "shape": last.shape, "params": info["params"],
                       "macs": info["macs"], "flops": info["flops"], "params%": 100 * info["params"] / total,
-                      "memory": block_memory.get(b, 0), "train": block_train.get(b, 0), "rf": last["rf"]}
+                      "memory": block_memory.get(b, 0), "train": block_train.get(b, 0), "rf": last.rf}
             shown = _within(b, info["parent"]) if relative else b
             rows.append((("  " * info["depth"] + shown + mark, block_call(info))
                          + tuple(_cell(k, values, batch) for k in columns), "bold dim" if info["aux"] else "bold"))
-        level = len(data["blocks"])
+        level = len(data.blocks)
         if depth is not None and level > depth:
             continue
-        shown = _within(n, data["blocks"][-1] if data["blocks"] else None) if relative else n
-        name = "  " * level + shown + (" (train)" if data["train_only"] else "")
-        values = {"inputs": [nodes[i]["shape"] for i in data["inputs"]], "shape": data["shape"],
-                  "params": data["n_params"], "macs": data["macs"], "flops": data["flops"],
-                  "params%": 100 * data["n_params"] / total, "memory": data["act_bytes"],
-                  "train": train.get(n, 0), "rf": data["rf"],
+        shown = _within(n, data.blocks[-1] if data.blocks else None) if relative else n
+        name = "  " * level + shown + (" (train)" if data.train_only else "")
+        values = {"inputs": [nodes[i].shape for i in data.inputs], "shape": data.shape,
+                  "params": data.n_params, "macs": data.macs, "flops": data.flops,
+                  "params%": 100 * data.n_params / total, "memory": data.act_bytes,
+                  "train": train.get(n, 0), "rf": data.rf,
                   "kernel": kernel_of(data)}
         rows.append(((name, describe(data)) + tuple(_cell(k, values, batch) for k in columns),
-                     "dim" if data["train_only"] else None))
+                     "dim" if data.train_only else None))
     return rows
 
 
@@ -300,9 +301,9 @@ def footer_lines(net: Network) -> list[str]:
     ]
     if aux:
         lines.insert(2, f"              {net.inference_macs:,} MACs at inference (aux heads excluded)")
-    out = net.graph.nodes[net.output]
-    lines.append(f"Output:       {fmt_shape(out['shape'])}; receptive field {fmt_rf(out['rf'])}, "
-                 f"jump {fmt_rf(out['jump'])} input pixels")
+    out = net.graph.nodes[net.output]["node"]
+    lines.append(f"Output:       {fmt_shape(out.shape)}; receptive field {fmt_rf(out.rf)}, "
+                 f"jump {fmt_rf(out.jump)} input pixels")
     return lines
 
 

@@ -20,14 +20,14 @@ inception(128, 128, 192, 32, 96, 64)          # unlabelled: gets a generated, st
 def test_blocks_example():
     net = cnndsl.parse(HEADER + INCEPTION)
     g = net.graph
-    assert g.nodes["inception3a.concat1"]["shape"] == (256, 28, 28)
-    assert g.nodes["inception1.concat1"]["shape"] == (480, 28, 28)
+    assert g.nodes["inception3a.concat1"]["node"].shape == (256, 28, 28)
+    assert g.nodes["inception1.concat1"]["node"].shape == (480, 28, 28)
     assert g.graph["blocks"]["inception1"]["args"]["pp"] == 64
 
 
 def test_repetition_example():
     net = cnndsl.parse(HEADER + "block stage(ch, n) { repeat n { conv ch 3x3 pad=1; relu } }\nstage(64, 3)\n")
-    assert [n for n in net.layers if net.graph.nodes[n]["op"] == "conv"] == [
+    assert [n for n in net.layers if net.graph.nodes[n]["node"].op == "conv"] == [
         "stage1.conv1", "stage1.conv2", "stage1.conv3"]
 
 
@@ -41,8 +41,8 @@ def test_branches_and_skip_examples():
     assert densenet.output_shape == (224, 28, 28)
     labelled = cnndsl.parse(HEADER + "a: conv 8 3x3 pad=1; relu\nconv 8 3x3 pad=1\ns: add @a\nfrom @a\n"
                             "conv 8 1x1\nconcat @s\n")
-    assert labelled.graph.nodes["s"]["inputs"] == ["conv1", "a"]  # a labelled layer takes its label as name
-    assert labelled.graph.nodes["concat1"]["inputs"] == ["conv2", "s"]
+    assert labelled.graph.nodes["s"]["node"].inputs == ("conv1", "a")  # a labelled layer takes its label as name
+    assert labelled.graph.nodes["concat1"]["node"].inputs == ("conv2", "s")
     assert labelled.output_shape == (16, 28, 28)
 
 

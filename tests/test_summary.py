@@ -61,7 +61,7 @@ def test_json_format_exactly():
 def test_flops_rule():
     """2×MACs + bias adds for conv/dense; one per element for activations; window size for pooling."""
     net = cnndsl.parse("network T\ninput 2x4x4\nconv 3 3x3 pad=1\nrelu\nmaxpool 2\nbn\nflatten\ndense 5 bias=false")
-    f = {n: net.graph.nodes[n]["flops"] for n in net.layers}
+    f = {n: net.graph.nodes[n]["node"].flops for n in net.layers}
     assert f == {"conv1": 2 * (48 * 18) + 48, "relu1": 48, "maxpool1": 12 * 4, "bn1": 24, "flatten1": 0,
                  "dense1": 2 * 60}
     assert net.activation_bytes == 4 * (48 + 48 + 12 + 12 + 12 + 5)

@@ -52,20 +52,20 @@ class Engine:
         memory.check_weights(self.g, self.dtype.itemsize)
         self.params, self.state, self.grads = {}, {}, {}
         for node in self.g:
-            data = self.g.nodes[node]
-            if not data["params"] and not data["state"]:
+            data = self.g.nodes[node]["node"]
+            if not data.params and not data.state:
                 continue
             rng = np.random.default_rng([seed, zlib.crc32(node.encode())])
-            self.params[node] = {k: self._initial(node, k, shape, rng) for k, shape in data["params"].items()}
-            if data["state"]:
-                self.state[node] = {"running_mean": np.zeros(data["state"]["running_mean"], self.dtype),
-                                    "running_var": np.ones(data["state"]["running_var"], self.dtype)}
+            self.params[node] = {k: self._initial(node, k, shape, rng) for k, shape in data.params.items()}
+            if data.state:
+                self.state[node] = {"running_mean": np.zeros(data.state["running_mean"], self.dtype),
+                                    "running_var": np.ones(data.state["running_var"], self.dtype)}
 
     def _initial(self, node: str, name: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
-        data = self.g.nodes[node]
-        if data["op"] == "batchnorm":
+        data = self.g.nodes[node]["node"]
+        if data.op == "batchnorm":
             return (np.ones if name == "weight" else np.zeros)(shape, self.dtype)
-        w_shape = data["params"]["weight"]
+        w_shape = data.params["weight"]
         receptive = math.prod(w_shape[2:]) if len(w_shape) == 4 else 1
         fan_in, fan_out = w_shape[1] * receptive, w_shape[0] * receptive
         if name == "bias":
@@ -73,7 +73,7 @@ class Engine:
             return rng.uniform(-bound, bound, shape).astype(self.dtype)
         activation = self._activation_after(node)
         if activation is not None:
-            slope = self.g.nodes[activation]["attrs"].get("slope", 0.0)
+            slope = self.g.nodes[activation]["node"].attrs.get("slope", 0.0)
             std = math.sqrt(2 / (1 + slope**2)) / math.sqrt(fan_in)
             return (rng.standard_normal(shape) * std).astype(self.dtype)
         limit = math.sqrt(6 / (fan_in + fan_out))
@@ -86,7 +86,7 @@ class Engine:
             if len(succ) != 1:
                 return None
             node = succ[0]
-            op = self.g.nodes[node]["op"]
+            op = self.g.nodes[node]["node"].op
             if OPS[op].he_init:
                 return node
             if not OPS[op].init_looks_through:
@@ -133,7 +133,7 @@ class Engine:
 
     # ---- forward ---------------------------------------------------------------------------------
     def run_nodes(self, training: bool) -> list[str]:
-        return [n for n in self.g if n != "input" and (training or not self.g.nodes[n]["train_only"])]
+        return [n for n in self.g if n != "input" and (training or not self.g.nodes[n]["node"].train_only)]
 
     def forward(self, x: np.ndarray, mode: str = "eval", grad: bool = True, seed: int | None = None,
                 check_finite: bool = True, profile: dict[str, float] | None = None) -> np.ndarray:
@@ -141,7 +141,7 @@ class Engine:
         backward needs is kept; in train mode the aux heads run too (see `outputs`)."""
         if mode not in MODES:
             raise CnnError(f"mode must be 'eval' or 'train', not {mode!r}")
-        if not self.params and any(self.g.nodes[n]["params"] for n in self.g):
+        if not self.params and any(self.g.nodes[n]["node"].params for n in self.g):
             raise CnnError("the network has no weights yet", hint="call net.init(seed) or net.load_weights(path)")
         self._check_input(x)
         training = mode == "train"
@@ -160,22 +160,22 @@ class Engine:
         tape: dict[str, object] = {}
         ctx = RunContext(training=training, keep=grad, rng=np.random.default_rng(seed))
         for node in nodes:
-            data = self.g.nodes[node]
+            data = self.g.nodes[node]["node"]
             ctx.state = self.state.get(node, {})
             start = perf_counter()
             with np.errstate(all="ignore"):  # NaN and Inf are caught below, with the layer's name
-                op = OPS[data["op"]]
+                op = OPS[data.op]
                 run_op = op.reference_forward if self.kernels == "reference" else op.forward
-                y, cache = run_op(data["attrs"], [acts[i] for i in data["inputs"]],
+                y, cache = run_op(data.attrs, [acts[i] for i in data.inputs],
                                                    self.params.get(node, {}), ctx)
             if profile is not None:
                 profile[node] = profile.get(node, 0.0) + perf_counter() - start
-            if check_finite and not OPS[data["op"]].finite_forward and not finite(y):
+            if check_finite and not OPS[data.op].finite_forward and not finite(y):
                 raise _non_finite(data, node, "output", "forward")
             acts[node] = y
             if grad:
                 tape[node] = cache
-            for i in dict.fromkeys(data["inputs"]):
+            for i in dict.fromkeys(data.inputs):
                 uses[i] -= 1
                 if uses[i] <= 0 and i not in keep_out:
                     del acts[i]
@@ -193,8 +193,8 @@ class Engine:
 
     def _logits(self, end: str) -> str:
         """A trailing softmax is fused with the loss: its input holds the logits."""
-        data = self.g.nodes[end]
-        return data["inputs"][0] if data["op"] == "softmax" else end
+        data = self.g.nodes[end]["node"]
+        return data.inputs[0] if data.op == "softmax" else end
 
     def _check_input(self, x) -> None:
         if not isinstance(x, np.ndarray):
@@ -244,23 +244,23 @@ class Engine:
             g = pending.pop(node, None)
             if g is None:
                 continue
-            data = self.g.nodes[node]
+            data = self.g.nodes[node]["node"]
             ctx.state = self.state.get(node, {})
-            ctx.need_dx = input_grad or "input" not in data["inputs"]
+            ctx.need_dx = input_grad or "input" not in data.inputs
             start = perf_counter()
             with np.errstate(all="ignore"):
-                op = OPS[data["op"]]
+                op = OPS[data.op]
                 run_op = op.reference_backward if self.kernels == "reference" else op.backward
-                dxs, dparams = run_op(data["attrs"], g, tape.pop(node), self.params.get(node, {}),
+                dxs, dparams = run_op(data.attrs, g, tape.pop(node), self.params.get(node, {}),
                                                         ctx)
             if profile is not None:
                 profile[node] = profile.get(node, 0.0) + perf_counter() - start
             if dparams:
                 self.grads[node] = dparams
-            for i, dx in zip(data["inputs"], dxs):
+            for i, dx in zip(data.inputs, dxs):
                 if dx is None:  # not asked for (the network's input)
                     continue
-                if self._tape["check"] and not OPS[data["op"]].finite_backward and not finite(dx):
+                if self._tape["check"] and not OPS[data.op].finite_backward and not finite(dx):
                     raise _non_finite(data, node, "input gradient", "backward")
                 if i not in pending:
                     pending[i] = dx
@@ -333,5 +333,5 @@ def _check_labels(labels: np.ndarray, shape: tuple, who: str) -> None:
 
 
 def _non_finite(data: dict, node: str, what: str, phase: str) -> CnnError:
-    return CnnError(f"NaN or Inf in the {what} of layer '{node}' (`{statement_text(data)}`) during {phase}", data["pos"],
+    return CnnError(f"NaN or Inf in the {what} of layer '{node}' (`{statement_text(data)}`) during {phase}", data.pos,
                     "lower the learning rate, check the input for NaN/Inf, or the weights file")

@@ -56,12 +56,12 @@ class Footprint:
 
 def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4,
              optimizer: str | None = None) -> Footprint:
-    data = {n: g.nodes[n] for n in ["input"] + nodes}
-    size = {n: math.prod(d["shape"]) for n, d in data.items()}
-    params = sum(d["n_params"] for d in data.values())
-    state = sum(math.prod(s) for d in data.values() for s in d["state"].values())
+    data = {n: g.nodes[n]["node"] for n in ["input"] + nodes}
+    size = {n: math.prod(d.shape) for n, d in data.items()}
+    params = sum(d.n_params for d in data.values())
+    state = sum(math.prod(s) for d in data.values() for s in d.state.values())
     threads = threads_from_env()
-    ws = {n: OPS[d["op"]].workspace(d, batch, threads, grad) for n, d in data.items()}
+    ws = {n: OPS[d.op].workspace(d, batch, threads, grad) for n, d in data.items()}
     sweep = _backward_peak if grad else _inference_peak
     peak, ws_at_peak = sweep(g, nodes, data, size, batch, ws)
     largest = max(nodes, key=lambda n: size[n]) if nodes else "input"
@@ -82,7 +82,7 @@ def _inference_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, in
         live += size[node] * batch
         if live + ws.get(node, 0) > peak:
             peak, at_peak = live + ws.get(node, 0), ws.get(node, 0)
-        for i in dict.fromkeys(data[node]["inputs"]):
+        for i in dict.fromkeys(data[node].inputs):
             uses[i] -= 1
             if uses[i] <= 0:
                 live -= size[i] * batch
@@ -97,11 +97,11 @@ def kept_for_backward(data: dict, nodes: list[str]) -> tuple[dict[str, int], dic
     extra: dict[str, int] = {}
     for i, node in enumerate(nodes):
         d = data[node]
-        for what in OPS[d["op"]].saves(d["attrs"]):
+        for what in OPS[d.op].saves(d.attrs):
             if what == "extra":
-                extra[node] = extra.get(node, 0) + math.prod(d["shape"])
+                extra[node] = extra.get(node, 0) + math.prod(d.shape)
                 continue
-            for t in (d["inputs"] if what == "input" else [node]):
+            for t in (d.inputs if what == "input" else [node]):
                 release[t] = min(release.get(t, i), i)
     return release, extra
 
@@ -126,11 +126,11 @@ def _backward_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, int
     for i in range(len(nodes) - 1, -1, -1):
         node = nodes[i]
         if node in pending:
-            made = sum(size[x] for x in dict.fromkeys(data[node]["inputs"]) if x not in pending)
+            made = sum(size[x] for x in dict.fromkeys(data[node].inputs) if x not in pending)
             here = (kept + in_flight + made) * batch + ws.get(node, 0)
             if here > peak:
                 peak, at_peak = here, ws.get(node, 0)
-            for x in dict.fromkeys(data[node]["inputs"]):
+            for x in dict.fromkeys(data[node].inputs):
                 if x not in pending:
                     pending[x] = size[x]
             in_flight += made - pending.pop(node)
@@ -210,7 +210,7 @@ def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int
     if need.total > HEADROOM * have:
         fixed = need.total - need.activations
         fits = int((HEADROOM * have - fixed) // max(need.per_image, 1))
-        shape = "×".join(map(str, g.nodes[need.largest]["shape"]))
+        shape = "×".join(map(str, g.nodes[need.largest]["node"].shape))
         what = "training step" if optimizer else ("forward and backward pass" if grad else "forward pass")
         hint = (f"use a batch of at most {fits}" if fits >= 1 else
                 "the weights alone do not fit: make the largest layers smaller")
@@ -223,11 +223,11 @@ def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int
 def check_weights(g: nx.DiGraph, itemsize: int = 4) -> None:
     """Before weights are made: refuse a network whose parameters alone cannot fit."""
     nodes = [n for n in g if n != "input"]
-    need = sum(g.nodes[n]["n_params"] + sum(math.prod(s) for s in g.nodes[n]["state"].values())
+    need = sum(g.nodes[n]["node"].n_params + sum(math.prod(s) for s in g.nodes[n]["node"].state.values())
                for n in nodes) * itemsize
     have = available_bytes()
     if need > HEADROOM * have:
-        largest = max(nodes, key=lambda n: g.nodes[n]["n_params"])
+        largest = max(nodes, key=lambda n: g.nodes[n]["node"].n_params)
         raise CnnError(f"the weights alone need {human(need, 'B')}, but only {human(have, 'B')} of memory is "
-                       f"available; the largest layer is {largest}, with {g.nodes[largest]['n_params']:,} parameters",
+                       f"available; the largest layer is {largest}, with {g.nodes[largest]['node'].n_params:,} parameters",
                        hint="make the largest layers smaller (a dense layer after a large feature map is the usual cause)")

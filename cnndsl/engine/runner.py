@@ -75,7 +75,7 @@ def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | 
         bwd.append(t2 - t1)
         per_f.append(pf)
         per_b.append(pb)
-    layers = [{"name": n, "op": net.graph.nodes[n]["op"],
+    layers = [{"name": n, "op": net.graph.nodes[n]["node"].op,
                "forward_s": statistics.median(p.get(n, 0.0) for p in per_f),
                "backward_s": statistics.median(p.get(n, 0.0) for p in per_b) if backward else None}
               for n in per_f[0]]

@@ -18,8 +18,8 @@ Engine = Any  # an engine.executor.Engine: the executor imports this module, not
 def expected(engine: Engine) -> dict[str, tuple]:
     out = {}
     for node in engine.g:
-        data = engine.g.nodes[node]
-        for k, shape in list(data["params"].items()) + list(data["state"].items()):
+        data = engine.g.nodes[node]["node"]
+        for k, shape in list(data.params.items()) + list(data.state.items()):
             out[f"{node}.{k}"] = tuple(shape)
     return out
 

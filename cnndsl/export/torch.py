@@ -49,11 +49,11 @@ class GraphModule(nn.Module):
         g = self.graph
         acts = {"input": x}
         for node in g:
-            data = g.nodes[node]
-            if node == "input" or (data["train_only"] and not self.training):
+            data = g.nodes[node]["node"]
+            if node == "input" or (data.train_only and not self.training):
                 continue
             p = {k.rsplit(".", 1)[1]: self._tensor(k) for k in self._by_node.get(node, ())}
-            acts[node] = op_forward(data["op"], data["attrs"], [acts[i] for i in data["inputs"]], p, self.training)
+            acts[node] = op_forward(data.op, data.attrs, [acts[i] for i in data.inputs], p, self.training)
         self.aux_outputs = {h["node"]: acts[h["node"]] for h in g.graph["aux_heads"] if h["node"] in acts}
         return acts[g.graph["output"]]
 

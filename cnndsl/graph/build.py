@@ -1,21 +1,16 @@
 """AST → one networkx DiGraph per network: blocks inlined, repeats unrolled, shapes inferred.
 
-Every node is one layer (merges included). Its attributes:
-  op, attrs (resolved options), inputs (ordered, may repeat), shape (per sample), params / state
-  (name → shape), n_params, macs, flops, act_bytes, pos (SourcePosition), line, scope (dotted prefix),
-  blocks (enclosing block instances, outermost first), train_only, aux (head name or None), label,
-  skip (for the add of a `residual`: "identity" or "projection"), role ("main", or "shortcut" inside a
-  residual's projection), stmt (how a merge reads in messages; None for a layer).
-Edge attribute: role — "main", "skip" (a residual's identity, an `@label` merge), "projection" (from a
-residual's shortcut) or "aux" (into an aux head).
-Graph attributes: name, input_shape, output, aux_heads [{name, node, weight}], blocks {instance → info},
-notes [CnnError: things worth saying that are not errors, e.g. a label read before its activation].
-
-Generated names that would end in the layer's own digits take a separator: relu6_1, not relu61.
+Every node is one layer (merges included) plus the node `input`, added after its inputs (a topological
+order). Each carries a frozen `Node` (cnndsl/graph/node.py) under the attribute "node"; docs/graph.md
+describes it. Edge attribute: role — "main", "skip" (a residual's identity, an `@label` merge),
+"projection" (from a residual's shortcut) or "aux" (into an aux head). Graph attributes: name,
+input_shape, output, aux_heads [{name, node, weight, pos}], blocks {instance → info}, notes [CnnNote:
+things worth saying that are not errors, e.g. a label read before its activation].
 
 Node names are the scope's prefix plus the label, or the op and its running count within the scope:
 `inception3a.b2.conv2`, `layer1_0.shortcut.conv1`, `aux1.dense1`. Adding a layer renumbers only later
-layers of the same op in the same scope; labels never change.
+layers of the same op in the same scope; labels never change. Generated names that would end in the
+layer's own digits take a separator: relu6_1, not relu61.
 """
 
 from __future__ import annotations
@@ -25,6 +20,7 @@ import re
 from collections import Counter
 from itertools import islice
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import networkx as nx
 
@@ -34,6 +30,7 @@ from ..gcpause import collector_paused
 from ..language import ast
 from ..ops import OPS, ArgError, ShapeError, fmt_shape, layer, unknown_layer_message
 from ..ops.base import show_value
+from .node import NO_ENTRIES, Node
 
 MAX_NODES = 100_000
 MAX_ERRORS = 20  # errors reported at once, at most
@@ -94,6 +91,7 @@ class _Builder:
         self.sizing: set[str] = set()  # the blocks being sized by least_nodes, likewise
         self.depth = 0  # nested bodies being expanded
         self.shapes: dict[str, tuple] = {}  # node → shape, for the shape rules of the next nodes
+        self.nodes: dict[str, Node] = {}  # name → Node, as added
         self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
         self.blocks = self.g.graph["blocks"]
         self.facts: dict[tuple, dict] = {}  # derive()'s results by statement, values and input shape
@@ -106,10 +104,12 @@ class _Builder:
     # ---- the whole network -----------------------------------------------------------------------
     def build(self) -> nx.DiGraph:
         p = self.program
-        self.g.add_node("input", op="input", attrs={}, inputs=[], shape=p.input_shape, params={}, state={},
-                        n_params=0, macs=0, flops=0, act_bytes=0, pos=p.pos, line=p.pos.line, scope="",
-                        blocks=(), train_only=False, aux=None, label=None, skip=None, stmt="input", role="main")
+        self.g.add_node("input", node=Node(
+            name="input", op="input", attrs=NO_ENTRIES, inputs=(), shape=p.input_shape, params=NO_ENTRIES,
+            state=NO_ENTRIES, n_params=0, macs=0, flops=0, act_bytes=0, rf=(1, 1), jump=(1, 1), pos=p.pos, scope="",
+            blocks=(), aux=None, label=None, role="main", stmt="input"))
         self.shapes["input"] = p.input_shape
+        self.nodes["input"] = self.g.nodes["input"]["node"]
         if not p.body:
             raise CnnSyntaxError("the network has no layers", p.pos, "add layers after `input`")
         scope = Scope(prefix="", labels={}, env={})
@@ -117,7 +117,6 @@ class _Builder:
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else CnnErrors(self.errors)
         self._check_dangling()
-        _receptive_fields(self.g)
         return self.g
 
     def run(self, stmts: tuple, scope: Scope, current: str) -> str:
@@ -310,9 +309,7 @@ class _Builder:
             before = self.g.number_of_nodes()
             outs.append(self.run(branch.body, bscope, current))
             heads.append(next(islice(self.g, before, None)) if self.g.number_of_nodes() > before else None)
-        node = self.merge_node(stmt.kind, outs, scope, stmt.pos, stmt.label, stmt.kind)
-        self.g.nodes[node]["branch_heads"] = heads
-        return node
+        return self.merge_node(stmt.kind, outs, scope, stmt.pos, stmt.label, stmt.kind, branch_heads=tuple(heads))
 
     def _refmerge(self, stmt: ast.RefMerge, scope: Scope, current: str) -> str:
         inputs = [current] + [self.ref(r, scope) for r in stmt.refs]
@@ -334,10 +331,9 @@ class _Builder:
             what = "the shortcut gives" if stmt.shortcut else "the skip carries"
             raise CnnShapeError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
                            stmt.shortcut_pos if stmt.shortcut else stmt.pos, _projection_hint(got, carried))
-        node = self.merge_node("add", [body, skip], scope, stmt.pos, stmt.label, "residual",
-                               ["main", "projection" if stmt.shortcut else "skip"])
-        self.g.nodes[node]["skip"] = "projection" if stmt.shortcut else "identity"
-        return node
+        return self.merge_node("add", [body, skip], scope, stmt.pos, stmt.label, "residual",
+                               ["main", "projection" if stmt.shortcut else "skip"],
+                               skip="projection" if stmt.shortcut else "identity")
 
     def _from(self, stmt: ast.From, scope: Scope, current: str) -> str:
         return self.ref(stmt.ref, scope)
@@ -372,21 +368,23 @@ class _Builder:
             params, state = op.param_shapes(attrs, ins), op.state_shapes(attrs, ins)
         except ShapeError as e:
             raise CnnShapeError(f"{text or source_text(pos, base or op_name)}: {e.message}", pos, e.hint) from None
-        return dict(attrs=attrs, shape=shape, params=params, state=state,
-                    n_params=sum(math.prod(s) for s in params.values()), macs=op.macs(attrs, ins, shape),
-                    flops=op.flops(attrs, ins, shape), act_bytes=4 * math.prod(shape))
+        facts = dict(attrs=_frozen(attrs), shape=shape, params=_frozen(params), state=_frozen(state),
+                     n_params=sum(math.prod(s) for s in params.values()), macs=op.macs(attrs, ins, shape),
+                     flops=op.flops(attrs, ins, shape), act_bytes=4 * math.prod(shape))
+        return facts, op.window(attrs, ins)
 
     def merge_node(self, op_name: str, inputs: list[str], scope: Scope, pos: SourcePosition, label: str | None,
-                   text: str, roles: list[str] | None = None) -> str:
+                   text: str, roles: list[str] | None = None, **extra) -> str:
         facts = self.derive(op_name, {}, [self.shapes[i] for i in inputs], pos, text, op_name)
-        return self.add(op_name, facts, inputs, scope, pos, label, text, roles=roles)
+        return self.add(op_name, facts, inputs, scope, pos, label, text, roles=roles, **extra)
 
-    def add(self, op_name: str, facts: dict, inputs: list[str], scope: Scope, pos: SourcePosition,
-            label: str | None, text: str | None, base: str | None = None, roles: list[str] | None = None) -> str:
+    def add(self, op_name: str, facts: tuple, inputs: list[str], scope: Scope, pos: SourcePosition,
+            label: str | None, text: str | None, base: str | None = None, roles: list[str] | None = None,
+            **extra) -> str:
         """A node for one layer; `facts` are derive()'s; `text` is how a merge reads in messages (None for
         a layer: its source text is read from `pos` when a message needs it, see `statement_text`).
         Each in-edge gets a role: "main", "skip" (a residual's identity, an `@label`), "projection" (a
-        residual's shortcut) or "aux" (into an aux head)."""
+        residual's shortcut) or "aux" (into an aux head). `extra`: the Node's skip and branch_heads."""
         if len(self.shapes) >= MAX_NODES:
             raise CnnResourceError(f"the network grows past {MAX_NODES:,} layers", pos,
                            "check the `repeat` counts; cnndsl expands every repetition")
@@ -399,18 +397,20 @@ class _Builder:
             name = f"{name}_{k}"
         if name in self.shapes:
             raise CnnNameError(f"label '{clip(label)}' clashes with the generated name of the layer on line "
-                           f"{self.g.nodes[name]['line']}", pos, "choose another label")
-        self.g.add_node(
-            name, op=op_name, inputs=list(inputs), **facts, pos=pos, line=pos.line,
-            scope=scope.prefix[:-1], blocks=scope.blocks, train_only=scope.aux is not None, aux=scope.aux,
-            label=label, skip=None, stmt=text, role=scope.role,
-        )
-        self.shapes[name] = facts["shape"]
+                           f"{self.nodes[name].line}", pos, "choose another label")
+        values, window = facts
+        rf, jump = _receptive_field([self.nodes[i] for i in inputs], window)
+        node = self.nodes[name] = Node(
+            name=name, op=op_name, inputs=tuple(inputs), **values, rf=rf, jump=jump, pos=pos,
+            scope=scope.prefix[:-1], blocks=scope.blocks, aux=scope.aux, label=label, role=scope.role, stmt=text,
+            **extra)
+        self.g.add_node(name, node=node)
+        self.shapes[name] = node.shape
         roles = roles or ["main"] * len(inputs)
         for i, role in zip(inputs, roles):
             if self.g.has_edge(i, name):
                 continue
-            if scope.aux and not self.g.nodes[i]["aux"]:
+            if scope.aux and not self.nodes[i].aux:
                 role = "aux"
             self.g.add_edge(i, name, role=role)
         return name
@@ -432,17 +432,17 @@ class _Builder:
 
     def _note_pre_activation(self, ref: ast.Ref, node: str) -> None:
         """`a: conv 8 3x3; relu` labels the conv: say so where @a is used, once per label."""
-        data = self.g.nodes[node]
-        if OPS[data["op"]].statement != "layer" or OPS[data["op"]].family == "activation" or node in self.noted:
+        data = self.nodes[node]
+        if data.impl.statement != "layer" or data.impl.family == "activation" or node in self.noted:
             return
         for succ in self.g.successors(node):
-            after = self.g.nodes[succ]
-            if OPS[after["op"]].family == "activation" and after["line"] == data["line"]:
+            after = self.nodes[succ]
+            if after.impl.family == "activation" and after.line == data.line:
                 self.noted.add(node)
-                what = source_text(data["pos"], data["op"])
-                act = source_text(after["pos"], after["op"])
+                what = source_text(data.pos, data.op)
+                act = source_text(after.pos, after.op)
                 self.g.graph["notes"].append(CnnNote(
-                    f"@{clip(ref.name)} is the output of `{what}` (line {data['line']}), before its `{act}`",
+                    f"@{clip(ref.name)} is the output of `{what}` (line {data.line}), before its `{act}`",
                     ref.pos, f"to take the activated value, label the activation: `{what}; {clip(ref.name)}: {act}`"))
                 return
 
@@ -519,15 +519,15 @@ class _Builder:
     def _check_dangling(self) -> None:
         ends = {self.g.graph["output"]} | {h["node"] for h in self.g.graph["aux_heads"]}
         useful = set(ends)
-        nodes = dict(self.g.nodes(data=True))
+        nodes = self.nodes
         for n in reversed(list(self.g)):  # nodes are added after their inputs: one sweep back suffices
             if n in useful:
-                useful.update(nodes[n]["inputs"])
+                useful.update(nodes[n].inputs)
         dangling = [n for n in self.g if n not in useful and self.g.out_degree(n) == 0]
         if dangling:
-            last = min(dangling, key=lambda n: (nodes[n]["line"], nodes[n]["pos"].column))
+            last = min(dangling, key=lambda n: (nodes[n].line, nodes[n].pos.column))
             data = nodes[last]
-            raise CnnShapeError(f"the output of `{statement_text(data)}` is never used", data["pos"],
+            raise CnnShapeError(f"the output of `{statement_text(data)}` is never used", data.pos,
                            "every chain must reach the network's output or an aux head: merge it "
                            "(`add @label`, `concat @label`) or remove it")
 
@@ -542,9 +542,9 @@ def source_text(pos: SourcePosition, fallback: str) -> str:
     return clip(_STATEMENT_TEXT.match(line, pos.column - 1).group().strip() or fallback, 80)
 
 
-def statement_text(data: dict) -> str:
+def statement_text(node: Node) -> str:
     """How a node's statement reads in a message."""
-    return data["stmt"] or source_text(data["pos"], data["op"])
+    return node.stmt or source_text(node.pos, node.op)
 
 
 def _projection_hint(got: tuple, carried: tuple) -> str | None:
@@ -555,27 +555,20 @@ def _projection_hint(got: tuple, carried: tuple) -> str | None:
     return "make the body keep the input's shape, or project the skip with `shortcut { ... }`"
 
 
-def _receptive_fields(g: nx.DiGraph) -> None:
-    """Receptive field and jump (input pixels between neighbouring outputs) of every node, in the order
-    the nodes were added (each after its inputs)."""
-    nodes = dict(g.nodes(data=True))
-    windows: dict = {}
-    for data in nodes.values():
-        if data["op"] == "input":
-            data["rf"], data["jump"] = (1, 1), (1, 1)
-            continue
-        preds = [nodes[i] for i in data["inputs"]]
-        if len(preds) == 1:
-            rf, jump = preds[0]["rf"], preds[0]["jump"]
-        else:
-            rf = tuple(max(p["rf"][d] for p in preds) for d in (0, 1))
-            jump = tuple(max(p["jump"][d] for p in preds) for d in (0, 1))
-        key = (data["op"], id(data["attrs"]), preds[0]["shape"])  # attrs are shared by repeats of a statement
-        win = windows.get(key, windows)
-        if win is windows:
-            win = windows[key] = OPS[data["op"]].window(data["attrs"], [p["shape"] for p in preds])
-        if win is not None:
-            kernel, stride = win
-            rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump))
-            jump = tuple(j * s for j, s in zip(jump, stride))
-        data["rf"], data["jump"] = rf, jump
+def _frozen(mapping: dict):
+    return MappingProxyType(mapping) if mapping else NO_ENTRIES
+
+
+def _receptive_field(preds: list[Node], window) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Receptive field and jump (input pixels between neighbouring outputs) of a node from its inputs'
+    and its op's window (effective kernel, stride; None keeps the field)."""
+    if len(preds) == 1:
+        rf, jump = preds[0].rf, preds[0].jump
+    else:
+        rf = tuple(max(p.rf[d] for p in preds) for d in (0, 1))
+        jump = tuple(max(p.jump[d] for p in preds) for d in (0, 1))
+    if window is not None:
+        kernel, stride = window
+        rf = tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump))
+        jump = tuple(j * s for j, s in zip(jump, stride))
+    return rf, jump

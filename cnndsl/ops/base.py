@@ -195,8 +195,9 @@ class Op:
         """The op as a table row or a diagram node reads it: 'conv 64 3×3 /2'."""
         return self.name
 
-    def workspace(self, node: dict, batch: int, threads: int, grad: bool) -> int:
-        """Elements of scratch the op's kernels use at once (for the memory estimate)."""
+    def workspace(self, node: "Node", batch: int, threads: int, grad: bool) -> int:
+        """Elements of scratch the op's kernels use at once (for the memory estimate); `node` is the
+        graph's Node (cnndsl/graph/node.py)."""
         return 0
 
     def torch_forward(self, a: Attrs, xs: list, p: dict, training: bool):

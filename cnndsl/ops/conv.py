@@ -54,13 +54,13 @@ class Conv(Op):
 
     def workspace(self, node, batch, threads, grad):
         """Each thread's column tiles (within the kernels' budget), or Winograd's transformed filters."""
-        w, a = node["params"]["weight"], node["attrs"]
-        if choice.use_winograd(w, a["stride"], a["dilation"], a["groups"], batch, node["shape"][1:]):
+        w, a = node.params["weight"], node.attrs
+        if choice.use_winograd(w, a["stride"], a["dilation"], a["groups"], batch, node.shape[1:]):
             return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * WORKSPACE
         if choice.pointwise(w, a["stride"], a["pad"], a["dilation"], a["groups"]):
             return 0
         budget = FLAT_WORKSPACE if choice.use_flat(w, a["stride"], a["groups"]) else WORKSPACE
-        k, (oh, ow) = w[1] * w[2] * w[3], node["shape"][1:]
+        k, (oh, ow) = w[1] * w[2] * w[3], node.shape[1:]
         columns = max(budget // k, ow)  # a tile's columns, as kernels/conv.py's `tiles` cuts them
         if oh * ow <= columns:  # whole images per tile
             columns = oh * ow * min(max(1, columns // (oh * ow)), -(-batch // threads))

@@ -139,8 +139,8 @@ def _title(net) -> str:
 def _branch_heads(g: nx.DiGraph, view: View) -> list[list[str]]:
     """The first box of each branch of a concat/add, to be drawn on one rank, in source order."""
     rows = []
-    for node, data in g.nodes(data=True):
-        heads = list(dict.fromkeys(view.unit_of[h] for h in data.get("branch_heads", ()) if h))
+    for node, data in g.nodes(data="node"):
+        heads = list(dict.fromkeys(view.unit_of[h] for h in data.branch_heads if h))
         if len(heads) > 1 and all(view.units[h].kind != "block" for h in heads):
             rows.append(heads)
     return rows
@@ -221,9 +221,9 @@ def _emit(dot: graphviz.Digraph, path: tuple[str, ...], tree: dict, by_path: dic
 def _cluster_params(g: nx.DiGraph) -> Counter:
     """Parameters per block instance and per aux head, in one pass over the layers."""
     params: Counter = Counter()
-    for _, d in g.nodes(data=True):
-        for name in set(d["blocks"]) | ({d["aux"]} if d["aux"] else set()):
-            params[name] += d["n_params"]
+    for _, d in g.nodes(data="node"):
+        for name in set(d.blocks) | ({d.aux} if d.aux else set()):
+            params[name] += d.n_params
     return params
 
 
@@ -238,24 +238,24 @@ def _cluster_attrs(name: str, params: int, g: nx.DiGraph) -> dict:
 
 
 def _describe(node: str, g: nx.DiGraph, per_group: bool = False) -> str:
-    data = g.nodes[node]
+    data = g.nodes[node]["node"]
     if per_group:  # one group's share of a grouped convolution: conv 128 5×5 of conv 256 5×5 g2
-        a = dict(data["attrs"], out_channels=data["attrs"]["out_channels"] // data["attrs"]["groups"], groups=1)
+        a = dict(data.attrs, out_channels=data.attrs["out_channels"] // data.attrs["groups"], groups=1)
         return OPS["conv"].describe(a)
-    if data["op"] == "concat":
-        parts = [str(g.nodes[i]["shape"][0]) for i in data["inputs"]]
-        return f"concat {'+'.join(parts)} = {data['shape'][0]}"
-    if data["op"] == "add":
-        return "⊕ residual" if data["skip"] else "⊕ add"
-    op = OPS[data["op"]]
-    text = op.describe(data["attrs"])
+    if data.op == "concat":
+        parts = [str(g.nodes[i]["node"].shape[0]) for i in data.inputs]
+        return f"concat {'+'.join(parts)} = {data.shape[0]}"
+    if data.op == "add":
+        return "⊕ residual" if data.skip else "⊕ add"
+    op = OPS[data.op]
+    text = op.describe(data.attrs)
     return op.display if op.display and text in (op.name, *op.aliases) else text
 
 
 def _label(unit: Unit, g: nx.DiGraph) -> str:
     if unit.kind == "input":
-        return f"<<b>input</b><br/>{fmt_shape(g.nodes[unit.id]['shape'])}>"
-    params = sum(g.nodes[n]["n_params"] for n in unit.nodes)
+        return f"<<b>input</b><br/>{fmt_shape(g.nodes[unit.id]['node'].shape)}>"
+    params = sum(g.nodes[n]["node"].n_params for n in unit.nodes)
     small = f"{params:,} params" if params else ""
     if unit.kind == "block":
         call = block_call(g.graph["blocks"][unit.blocks[0]])
@@ -267,8 +267,8 @@ def _label(unit: Unit, g: nx.DiGraph) -> str:
     main = " · ".join(_runs(_describe(n, g) for n in unit.nodes))
     name = _short_name(unit)
     sub = " · ".join(x for x in (name, small) if x)
-    first = g.nodes[unit.nodes[0]]
-    groups = first["attrs"].get("groups", 1) if first["op"] == "conv" else 1
+    first = g.nodes[unit.nodes[0]]["node"]
+    groups = first.attrs.get("groups", 1) if first.op == "conv" else 1
     if groups == 2:  # the two towers of AlexNet's figure 2: one half of the filters on each GPU
         half = " · ".join(_runs([_describe(unit.nodes[0], g, per_group=True)] + [_describe(n, g) for n in unit.nodes[1:]]))
         cell = (f"<td border='1' style='rounded' bgcolor='{FAMILY_COLOURS['conv'][0]}' cellpadding='3'>"
@@ -277,7 +277,7 @@ def _label(unit: Unit, g: nx.DiGraph) -> str:
                 f"<tr><td colspan='2'><font point-size='8' color='#555555'>groups=2: two towers, each on half the "
                 f"channels (the paper's two GPUs) · {html.escape(sub)}</font></td></tr></table>>")
     if groups > 2:
-        sub += f" · groups={groups}: {groups} slices of {first['params']['weight'][1]} input channels"
+        sub += f" · groups={groups}: {groups} slices of {first.params['weight'][1]} input channels"
     return f"<<b>{html.escape(main)}</b><br/><font point-size='8' color='#555555'>{html.escape(sub)}</font>>"
 
 
@@ -292,7 +292,7 @@ def _node_attrs(unit: Unit, g: nx.DiGraph) -> dict:
         return dict(shape="oval", fillcolor="#ffffff")
     if unit.kind == "block":
         return dict(fillcolor=FAMILY_COLOURS["block"][0], penwidth="1.2")
-    family = OPS[g.nodes[unit.nodes[0]]["op"]].family
+    family = g.nodes[unit.nodes[0]]["node"].impl.family
     attrs = dict(fillcolor=FAMILY_COLOURS.get(family, ("#ffffff",))[0])
     if family == "merge":
         attrs.update(shape="box", style="rounded")
@@ -303,12 +303,12 @@ def _node_attrs(unit: Unit, g: nx.DiGraph) -> dict:
 
 def _emit_edge(dot: graphviz.Digraph, edge: Edge, view: View, g: nx.DiGraph) -> None:
     attrs = dict(EDGE_STYLE[edge.kind])
-    label = fmt_shape(g.nodes[edge.tensor]["shape"]) if edge.tensor else ""
+    label = fmt_shape(g.nodes[edge.tensor]["node"].shape) if edge.tensor else ""
     if edge.kind == "identity":
         label = f"identity {label}".strip()
     if edge.kind == "projection":
         layers = " · ".join(_runs(_describe(n, g) for n in edge.via))
-        params = sum(g.nodes[n]["n_params"] for n in edge.via)
+        params = sum(g.nodes[n]["node"].n_params for n in edge.via)
         label = f"{layers} projection\n{params:,} params · {label}" if label else f"{layers} projection"
     if label:
         attrs["label"] = f" {label}"
@@ -324,7 +324,7 @@ def _emit_outputs(dot: graphviz.Digraph, view: View, net) -> None:
     dot.edge(out, "output", label=f" {fmt_shape(net.output_shape)}")
     for head in net.aux_heads:
         name = f"{head['name']}.loss"
-        dot.node(name, f"<<b>aux loss</b> ×{head['weight']:g}<br/>{fmt_shape(g.nodes[head['node']]['shape'])}>",
+        dot.node(name, f"<<b>aux loss</b> ×{head['weight']:g}<br/>{fmt_shape(g.nodes[head['node']]['node'].shape)}>",
                  shape="oval", fillcolor="#ffffff", style="dashed", color="#888888")
         dot.edge(view.unit_of[head["node"]], name, style="dashed", color="#888888")
 
@@ -332,7 +332,7 @@ def _emit_outputs(dot: graphviz.Digraph, view: View, net) -> None:
 def _legend(view: View, g: nx.DiGraph) -> str:
     families = []
     for unit in view.units.values():
-        fam = "block" if unit.kind == "block" else OPS[g.nodes[unit.nodes[0]]["op"]].family if unit.kind != "input" else None
+        fam = "block" if unit.kind == "block" else g.nodes[unit.nodes[0]]["node"].impl.family if unit.kind != "input" else None
         if fam in FAMILY_COLOURS and fam not in families:
             families.append(fam)
     rows = "".join(f"<tr><td bgcolor='{FAMILY_COLOURS[f][0]}' border='1' color='#555555' width='14'> </td>"

@@ -55,33 +55,33 @@ def build_view(g: nx.DiGraph, depth: int | None = None) -> View:
         return d
 
     def clusters_of(node: str, collapsed_at: int | None) -> tuple[str, ...]:
-        data = g.nodes[node]
-        names = [b for b in data["blocks"] if collapsed_at is None or block_depth(b) < collapsed_at]
-        if data["aux"]:
-            names.append(data["aux"])
+        data = g.nodes[node]["node"]
+        names = [b for b in data.blocks if collapsed_at is None or block_depth(b) < collapsed_at]
+        if data.aux:
+            names.append(data.aux)
         return tuple(sorted(set(names), key=lambda n: (n.count("."), len(n))))
 
     units: dict[str, Unit] = {}
     unit_of: dict[str, str] = {}
-    for node, data in g.nodes(data=True):
-        collapsed = next((b for b in data["blocks"] if depth is not None and block_depth(b) >= depth), None)
-        if data["op"] == "input":
+    for node, data in g.nodes(data="node"):
+        collapsed = next((b for b in data.blocks if depth is not None and block_depth(b) >= depth), None)
+        if data.op == "input":
             units[node] = Unit(node, "input", [node], (), node)
             unit_of[node] = node
-        elif data.get("role") == "shortcut" and not collapsed:
+        elif data.role == "shortcut" and not collapsed:
             # a residual's projection is drawn on its skip edge, beside the main path: its layers belong
             # to the box the skip leaves from
-            unit_of[node] = unit_of[data["inputs"][0]]
+            unit_of[node] = unit_of[data.inputs[0]]
         elif collapsed:
             unit = units.get(collapsed)
             if unit is None:
                 unit = units[collapsed] = Unit(collapsed, "block", [], clusters_of(node, depth), node, [collapsed])
                 unit.clusters = tuple(c for c in unit.clusters if c != collapsed and not c.startswith(collapsed + "."))
             unit.nodes.append(node)
-            unit.out = node if data["aux"] == blocks[collapsed]["aux"] else unit.out
+            unit.out = node if data.aux == blocks[collapsed]["aux"] else unit.out
             unit_of[node] = collapsed
         elif _fuses_into(g, node, units, unit_of):
-            unit = units[unit_of[data["inputs"][0]]]
+            unit = units[unit_of[data.inputs[0]]]
             unit.nodes.append(node)
             unit.out = node
             unit_of[node] = unit.id
@@ -95,13 +95,13 @@ def build_view(g: nx.DiGraph, depth: int | None = None) -> View:
 
 def _fuses_into(g: nx.DiGraph, node: str, units: dict, unit_of: dict) -> bool:
     """An activation or batch norm joins the box of the layer before it when nothing else reads that layer."""
-    data = g.nodes[node]
-    if not OPS[data["op"]].fuses or len(data["inputs"]) != 1:
+    data = g.nodes[node]["node"]
+    if not OPS[data.op].fuses or len(data.inputs) != 1:
         return False
-    prev = data["inputs"][0]
+    prev = data.inputs[0]
     unit = units.get(unit_of.get(prev))
     return (unit is not None and unit.kind == "layer" and unit.out == prev and g.out_degree(prev) == 1
-            and g.nodes[prev]["blocks"] == data["blocks"] and g.nodes[prev]["aux"] == data["aux"])
+            and g.nodes[prev]["node"].blocks == data.blocks and g.nodes[prev]["node"].aux == data.aux)
 
 
 def _fold_repeats(g: nx.DiGraph, units: dict[str, Unit], unit_of: dict[str, str]) -> None:
@@ -119,7 +119,7 @@ def _fold_repeats(g: nx.DiGraph, units: dict[str, Unit], unit_of: dict[str, str]
             if nxt.kind != "block" or nxt.clusters != unit.clusters:
                 break
             a, b = info[unit.blocks[0]], info[nxt.blocks[0]]
-            preds = {unit_of[i] for n in nxt.nodes for i in g.nodes[n]["inputs"]} - {nxt.id}
+            preds = {unit_of[i] for n in nxt.nodes for i in g.nodes[n]["node"].inputs} - {nxt.id}
             if (a["block"], a["args"]) != (b["block"], b["args"]) or preds != {unit.id}:
                 break
             if any(unit_of[s] not in (unit.id, nxt.id) for n in unit.nodes for s in g.successors(n)):
@@ -135,16 +135,16 @@ def _fold_repeats(g: nx.DiGraph, units: dict[str, Unit], unit_of: dict[str, str]
 def _edges(g: nx.DiGraph, unit_of: dict[str, str], units: dict[str, Unit]) -> list[Edge]:
     """One edge per pair of boxes, its kind from the graph's edge roles (set by the builder)."""
     edges: dict[tuple[str, str], Edge] = {}
-    for node, data in g.nodes(data=True):
+    for node, data in g.nodes(data="node"):
         dst = unit_of[node]
         if dst not in units:  # a projection's layer: drawn on the edge
             continue
-        for src_node in data["inputs"]:
+        for src_node in data.inputs:
             src = unit_of[src_node]
             if src == dst or (src, dst) in edges:
                 continue
             role = g.edges[src_node, node].get("role", "main")
-            kind = {"skip": "identity" if data["skip"] == "identity" else "skip"}.get(role, role)
+            kind = {"skip": "identity" if data.skip == "identity" else "skip"}.get(role, role)
             edges[(src, dst)] = Edge(src, dst, src_node, kind, _projection(g, src_node) if role == "projection" else [])
     return list(edges.values())
 
@@ -153,9 +153,9 @@ def _projection(g: nx.DiGraph, last: str) -> list[str]:
     """The layers of a residual's shortcut, first to last, from its output back to the residual's input."""
     chain = []
     node = last
-    while g.nodes[node].get("role") == "shortcut":
+    while g.nodes[node]["node"].role == "shortcut":
         chain.append(node)
-        node = g.nodes[node]["inputs"][0]
+        node = g.nodes[node]["node"].inputs[0]
     return chain[::-1]
 
 

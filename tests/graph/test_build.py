@@ -6,15 +6,15 @@ from ..conftest import body_error, net_of
 
 
 def nodes(net):
-    return net.graph.nodes
+    return dict(net.graph.nodes(data="node"))
 
 
 def test_lenet_shapes_and_source_order():
     net = net_of("conv 6 5x5; tanh\navgpool 2x2\nconv 16 5x5\nflatten\nfc 10\nsoftmax", "1x32x32")
     assert net.layers == ["conv1", "tanh1", "avgpool1", "conv2", "flatten1", "fc1", "softmax1"]
-    assert [nodes(net)[n]["shape"] for n in net.layers] == [
+    assert [nodes(net)[n].shape for n in net.layers] == [
         (6, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10), (1600,), (10,), (10,)]
-    assert nodes(net)["fc1"]["op"] == "dense" and nodes(net)["conv1"]["line"] == 3
+    assert nodes(net)["fc1"].op == "dense" and nodes(net)["conv1"].line == 3
 
 
 @pytest.mark.parametrize("stmt, shape", [
@@ -34,19 +34,19 @@ def test_lenet_shapes_and_source_order():
 ])
 def test_output_shapes(stmt, shape):
     net = net_of(stmt)
-    assert nodes(net)[net.output]["shape"] == shape
+    assert nodes(net)[net.output].shape == shape
 
 
 def test_params_and_macs_of_grouped_dilated_conv():
     net = net_of("conv 8 3x3 groups=2 dilation=2 bias=false", "4x32x32")
     data = nodes(net)["conv1"]
-    assert data["params"] == {"weight": (8, 2, 3, 3)} and data["n_params"] == 144
-    assert data["macs"] == 8 * 28 * 28 * 2 * 9
+    assert data.params == {"weight": (8, 2, 3, 3)} and data.n_params == 144
+    assert data.macs == 8 * 28 * 28 * 2 * 9
 
 
 def test_batchnorm_params_and_running_state():
     data = nodes(net_of("bn"))["bn1"]
-    assert data["params"] == {"weight": (3,), "bias": (3,)} and data["state"]["running_var"] == (3,)
+    assert data.params == {"weight": (3,), "bias": (3,)} and data.state["running_var"] == (3,)
 
 
 def test_inception_block_names_concat_and_subtotals():
@@ -63,76 +63,76 @@ inception(1, 1, 1, 1)
 """)
     g = net.graph
     assert "inception3a.b2.conv2" in g and "inception3a.concat1" in g and "inception1.b3.conv1" in g
-    assert nodes(net)["inception3a.concat1"]["shape"] == (15, 32, 32)
-    assert nodes(net)["inception3a.concat1"]["inputs"] == ["inception3a.b1.relu1", "inception3a.b2.relu2",
-                                                          "inception3a.b3.relu1"]
-    assert nodes(net)["inception3a.b2.conv2"]["blocks"] == ("inception3a",)
+    assert nodes(net)["inception3a.concat1"].shape == (15, 32, 32)
+    assert nodes(net)["inception3a.concat1"].inputs == ("inception3a.b1.relu1", "inception3a.b2.relu2",
+                                                          "inception3a.b3.relu1")
+    assert nodes(net)["inception3a.b2.conv2"].blocks == ("inception3a",)
     assert g.graph["blocks"]["inception3a"]["args"] == {"c1": 4, "c3r": 2, "c3": 8, "pp": 3}
 
 
 def test_densenet_identity_branch():
     net = net_of("concat { branch {} branch { bn; relu; conv 4 3x3 pad=1 } }")
     cat = nodes(net)["concat1"]
-    assert cat["inputs"][0] == "input" and cat["shape"] == (7, 32, 32)
+    assert cat.inputs[0] == "input" and cat.shape == (7, 32, 32)
 
 
 def test_add_with_two_identity_branches_keeps_both_inputs():
     net = net_of("add { branch {} branch {} }")
-    assert nodes(net)["add1"]["inputs"] == ["input", "input"]
+    assert nodes(net)["add1"].inputs == ("input", "input")
 
 
 def test_residual_identity_and_projection():
     net = net_of("conv 8 3x3 pad=1\nresidual { conv 8 3x3 pad=1 }\nresidual { conv 16 3x3 stride=2 pad=1 } "
                  "shortcut { conv 16 1x1 stride=2 }")
     add1, add2 = nodes(net)["add1"], nodes(net)["add2"]
-    assert add1["inputs"] == ["conv2", "conv1"] and add1["skip"] == "identity"
-    assert add2["inputs"] == ["conv3", "shortcut.conv1"] and add2["skip"] == "projection"
-    assert add2["shape"] == (16, 16, 16)
+    assert add1.inputs == ("conv2", "conv1") and add1.skip == "identity"
+    assert add2.inputs == ("conv3", "shortcut.conv1") and add2.skip == "projection"
+    assert add2.shape == (16, 16, 16)
 
 
 def test_repeat_and_block_parameters_in_expressions():
     net = net_of("block stage(ch, n) { repeat n { conv ch*2 3x3 pad=1; relu } }\nstage(2, n=3)")
-    convs = [n for n in net.layers if nodes(net)[n]["op"] == "conv"]
+    convs = [n for n in net.layers if nodes(net)[n].op == "conv"]
     assert convs == ["stage1.conv1", "stage1.conv2", "stage1.conv3"]
-    assert all(nodes(net)[c]["shape"] == (4, 32, 32) for c in convs)
+    assert all(nodes(net)[c].shape == (4, 32, 32) for c in convs)
 
 
 def test_block_default_may_use_earlier_parameter():
     net = net_of("block b(c, d=c*2) { conv d 1x1 }\nb(3)")
-    assert nodes(net)["b1.conv1"]["shape"] == (6, 32, 32)
+    assert nodes(net)["b1.conv1"].shape == (6, 32, 32)
 
 
 def test_labels_from_and_ref_merges():
     net = net_of("a: conv 4 3x3 pad=1\nb: conv 4 3x3 pad=1\nfrom @a\nconv 4 1x1\nadd @b\nconcat @a")
-    assert nodes(net)["add1"]["inputs"] == ["conv1", "b"]
-    assert nodes(net)["concat1"]["inputs"] == ["add1", "a"] and nodes(net)["concat1"]["shape"] == (8, 32, 32)
+    assert nodes(net)["add1"].inputs == ("conv1", "b")
+    assert nodes(net)["concat1"].inputs == ("add1", "a") and nodes(net)["concat1"].shape == (8, 32, 32)
     assert net.graph.has_edge("a", "conv1")
 
 
 def test_label_binds_only_the_statement_it_prefixes():
     net = net_of("a: conv 8 3x3 pad=1; relu\nadd @a")
-    assert nodes(net)["add1"]["inputs"] == ["relu1", "a"]
+    assert nodes(net)["add1"].inputs == ("relu1", "a")
 
 
 def test_labels_inside_a_repeat_rebind_each_pass():
     net = net_of("repeat 2 { x: conv 3 3x3 pad=1; add @x }")
-    assert nodes(net)["add2"]["inputs"][1].startswith("x")
+    assert nodes(net)["add2"].inputs[1].startswith("x")
 
 
 def test_aux_heads_are_training_only_and_weighted():
     net = net_of("conv 4 3x3\naux weight=0.5 { gap; flatten; dense 10 }\nconv 4 3x3\ngap; flatten; dense 10")
     (head,) = net.aux_heads
     assert head["weight"] == 0.5 and head["node"] == "aux1.dense1"
-    assert nodes(net)["aux1.dense1"]["train_only"] and not nodes(net)["dense1"]["train_only"]
-    assert nodes(net)["conv2"]["inputs"] == ["conv1"]
+    assert nodes(net)["aux1.dense1"].train_only and not nodes(net)["dense1"].train_only
+    assert nodes(net)["conv2"].inputs == ("conv1",)
     assert net.param_count == net.inference_param_count + 4 * 10 + 10
 
 
 def test_receptive_field_and_jump():
     net = net_of("conv 4 3x3\nconv 4 3x3\nmaxpool 2\nconv 4 3x3 dilation=2", "3x64x64")
-    rf = {n: nodes(net)[n]["rf"] for n in net.layers}
+    rf = {n: nodes(net)[n].rf for n in net.layers}
     assert rf == {"conv1": (3, 3), "conv2": (5, 5), "maxpool1": (6, 6), "conv3": (14, 14)}
-    assert nodes(net)["conv3"]["jump"] == (2, 2)
+    assert nodes(net)["conv3"].jump == (2, 2)
 
 
 def test_names_are_stable_under_an_unrelated_edit():

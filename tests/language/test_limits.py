@@ -60,7 +60,7 @@ def test_a_long_expression_is_a_located_error():
 def test_moderate_nesting_still_works():
     net = build(HEAD + "residual { " * 20 + "relu" + " }" * 20 + "\n")
     assert len(net.layers) == 21  # the relu and one add per residual
-    assert build(HEAD + "conv " + "+".join(["1"] * 50) + " 3x3\n").graph.nodes["conv1"]["shape"][0] == 50
+    assert build(HEAD + "conv " + "+".join(["1"] * 50) + " 3x3\n").graph.nodes["conv1"]["node"].shape[0] == 50
 
 
 def test_a_long_chain_of_blocks_is_a_located_error():

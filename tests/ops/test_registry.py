@@ -41,9 +41,9 @@ def test_the_new_ops_are_layers_and_merges_of_the_language():
     assert layer("gmp") is OPS["globalmaxpool"] and OPS["globalmaxpool"] in [OPS[c.name] for c in LAYERS]
     net = cnndsl.parse("network SE\ninput 8x6x6\nx: conv 8 3x3 pad=1; relu\ngap\nconv 2 1x1; relu\n"
                        "conv 8 1x1; sigmoid\nmul @x\ngmp\nflatten", "se.cnn")
-    nodes = net.graph.nodes
-    assert nodes["mul1"]["shape"] == (8, 6, 6) and nodes["gmp1"]["shape"] == (8, 1, 1)
-    assert nodes["mul1"]["flops"] == 8 * 36 and net.graph.edges["x", "mul1"]["role"] == "skip"
+    nodes = dict(net.graph.nodes(data="node"))
+    assert nodes["mul1"].shape == (8, 6, 6) and nodes["gmp1"].shape == (8, 1, 1)
+    assert nodes["mul1"].flops == 8 * 36 and net.graph.edges["x", "mul1"]["role"] == "skip"
     with pytest.raises(cnndsl.CnnError, match="`mul` inputs do not broadcast: 4×1×1, 8×6×6"):
         cnndsl.parse("network B\ninput 8x6x6\nx: relu\ngap\nconv 4 1x1\nmul @x", "b.cnn")
 

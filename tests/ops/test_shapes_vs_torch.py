@@ -29,10 +29,10 @@ def test_conv_matches_torch(c):
     net = net_of(stmt, f"{c['cin']}x{c['h']}x{c['w']}")
     m = torch.nn.Conv2d(c["cin"], c["cout"], c["k"], c["s"], c["p"], c["d"], c["g"], bias=c["bias"])
     y = m(torch.zeros(1, c["cin"], c["h"], c["w"]))
-    data = net.graph.nodes["conv1"]
-    assert data["shape"] == tuple(y.shape[1:])
-    assert data["n_params"] == sum(p.numel() for p in m.parameters())
-    assert data["params"]["weight"] == tuple(m.weight.shape)
+    data = net.graph.nodes["conv1"]["node"]
+    assert data.shape == tuple(y.shape[1:])
+    assert data.n_params == sum(p.numel() for p in m.parameters())
+    assert data.params["weight"] == tuple(m.weight.shape)
 
 
 def pool_cases(n=60):
@@ -49,4 +49,4 @@ def test_pool_matches_torch(c):
     net = net_of(stmt, f"2x{c['h']}x{c['h'] + 1}")
     cls = torch.nn.MaxPool2d if c["op"] == "maxpool" else torch.nn.AvgPool2d
     y = cls(c["k"], c["s"], c["p"], ceil_mode=c["ceil"])(torch.zeros(1, 2, c["h"], c["h"] + 1))
-    assert net.graph.nodes[f"{c['op']}1"]["shape"] == tuple(y.shape[1:])
+    assert net.graph.nodes[f"{c['op']}1"]["node"].shape == tuple(y.shape[1:])
