@@ -20,7 +20,7 @@ from ..errors import CnnError
 from ..graph.build import statement_text
 from ..kernels.elementwise import max_exponent
 from ..kernels.loss import softmax_xent
-from ..kernels.parallel import run_batched
+from ..kernels.schedule import run_batched
 from ..ops import OPS, fmt_shape
 from ..ops.base import RunContext
 from . import memory, weights

@@ -25,11 +25,3 @@ class _KernelModule:
 
 def kernel_module(name: str) -> _KernelModule:
     return _KernelModule(f"{__package__}.{name}")
-
-
-_parallel = kernel_module("parallel")
-
-
-def over_batch(fn, n: int, size: int):
-    """kernels/parallel.py's over_batch, loaded on first use: fn(lo, hi) over chunks of the batch."""
-    return _parallel.over_batch(fn, n, size)

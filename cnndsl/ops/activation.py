@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.lazy import kernel_module, over_batch
+from ..kernels.lazy import kernel_module
+from ..kernels.schedule import over_batch
 from ..kernels.reference import elementwise as _reference
 from .base import Arg, Op, ShapeError, fmt_shape, numel
 

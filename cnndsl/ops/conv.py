@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..kernels import choice
+from ..kernels import schedule
 from ..kernels.lazy import kernel_module
 from ..kernels.reference import conv as _reference
-from ..kernels.workspace import FLAT_WORKSPACE, WORKSPACE
 from .base import Arg, ArgError, Attrs, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 
 _conv = kernel_module("conv")
@@ -55,13 +54,14 @@ class Conv(Op):
     def workspace(self, node, batch, threads, grad):
         """Each thread's column tiles (within the kernels' budget), or Winograd's transformed filters."""
         w, a = node.params["weight"], node.attrs
-        if choice.use_winograd(w, a["stride"], a["dilation"], a["groups"], batch, node.shape[1:]):
-            return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * WORKSPACE
-        if choice.pointwise(w, a["stride"], a["pad"], a["dilation"], a["groups"]):
+        algorithm = schedule.conv_algorithm(w, a["stride"], a["pad"], a["dilation"], a["groups"], batch, node.shape[1:])
+        if algorithm == "winograd":
+            return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * schedule.WORKSPACE
+        if algorithm == "pointwise":
             return 0
-        budget = FLAT_WORKSPACE if choice.use_flat(w, a["stride"], a["groups"]) else WORKSPACE
+        budget = schedule.FLAT_WORKSPACE if algorithm == "direct" else schedule.WORKSPACE
         k, (oh, ow) = w[1] * w[2] * w[3], node.shape[1:]
-        columns = max(budget // k, ow)  # a tile's columns, as kernels/conv.py's `tiles` cuts them
+        columns = max(budget // k, ow)  # a tile's columns, as schedule.tiles cuts them
         if oh * ow <= columns:  # whole images per tile
             columns = oh * ow * min(max(1, columns // (oh * ow)), -(-batch // threads))
         return k * columns * min(threads, batch) * (2 if grad else 1)
@@ -105,7 +105,7 @@ class Conv(Op):
         return k, a["stride"]
 
     def forward(self, a, xs, params, ctx, kernels=_conv):
-        """kernels: the fast tier (kernels/conv.py) or, from reference_forward, kernels/reference/conv.py."""
+        """kernels: the fast tier (kernels/conv/) or, from reference_forward, kernels/reference/conv.py."""
         (x,) = xs
         y = kernels.conv_forward(x, params["weight"], params.get("bias"), a["stride"], a["pad"], a["dilation"],
                                  a["groups"], _out_hw(a, x.shape))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.lazy import kernel_module, over_batch
+from ..kernels.lazy import kernel_module
+from ..kernels.schedule import over_batch, over_channels
 from ..kernels.reference import norm as _reference
 from .base import Arg, Op, ShapeError, fmt_shape, needs_image, numel
 
@@ -122,14 +123,14 @@ class BatchNorm(Op):
         rm, rv = ctx.state["running_mean"], ctx.state["running_var"]
         if ctx.training:
             mean, var = np.empty_like(rm), np.empty_like(rv)
-            over_batch(lambda c0, c1: _norm.batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
+            over_channels(lambda c0, c1: _norm.batch_stats(x3, mean, var, c0, c1), x3.shape[1], x.size)
             _update_running(rm, rv, mean, var, x3.shape[0] * x3.shape[2], a["momentum"])
         else:
             mean, var = rm.copy(), rv.copy()
         y = np.empty_like(x)
         y3 = _ncp(y)
         w, b, eps = params["weight"], params["bias"], a["eps"]
-        over_batch(lambda c0, c1: _norm.bn_forward(x3, mean, var, w, b, eps, y3, c0, c1), x3.shape[1], x.size)
+        over_channels(lambda c0, c1: _norm.bn_forward(x3, mean, var, w, b, eps, y3, c0, c1), x3.shape[1], x.size)
         return y, ((x, mean, var) if ctx.keep else None)
 
     def reference_forward(self, a, xs, params, ctx):
@@ -156,7 +157,7 @@ class BatchNorm(Op):
         dx, dgamma, dbeta = np.empty_like(dy), np.empty_like(var), np.empty_like(var)
         d3, x3, dx3 = _ncp(dy), _ncp(x), _ncp(dx)
         w, eps, training = params["weight"], a["eps"], ctx.training
-        over_batch(lambda c0, c1: _norm.bn_backward(d3, x3, mean, var, w, eps, training, dx3, dgamma, dbeta, c0, c1),
+        over_channels(lambda c0, c1: _norm.bn_backward(d3, x3, mean, var, w, eps, training, dx3, dgamma, dbeta, c0, c1),
                    d3.shape[1], dy.size)
         return [dx], {"weight": dgamma, "bias": dbeta}
 

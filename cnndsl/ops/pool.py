@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.lazy import kernel_module, over_batch
+from ..kernels.lazy import kernel_module
+from ..kernels.schedule import over_batch
 from ..kernels.reference import pool as _reference
 from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
 from .conv import resolve_pad

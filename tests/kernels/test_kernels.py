@@ -134,18 +134,24 @@ def test_fused_softmax_cross_entropy_matches_torch():
 
 
 @pytest.mark.parametrize("workspace", [64, 2000])
-@pytest.mark.parametrize("stmt, shape", [("conv 5 3x3 stride=2 pad=1", "3x13x11"),
-                                         ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9"),  # the flat grid
-                                         ("conv 40 3x3 stride=1x2 pad=1", "3x9x9"),         # row-wise im2col
-                                         ("conv 4 1x1", "3x7x7")])
-def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, workspace, monkeypatch):
+@pytest.mark.parametrize("stmt, shape, algorithm", [
+    ("conv 5 3x3 stride=2 pad=1", "3x13x11", "im2col"),
+    ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9", "direct"),  # the padded-width grid
+    ("conv 40 3x3 stride=1x2 pad=1", "3x9x9", "im2col"),          # row-wise im2col
+    ("conv 4 1x1", "3x7x7", "pointwise")])
+def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, algorithm, workspace, monkeypatch):
     """Small workspaces force row bands of one image and several-image tiles; the batch of 5 splits
     unevenly over the threads."""
-    from cnndsl.kernels import conv
-    monkeypatch.setattr(conv, "WORKSPACE", workspace)
-    monkeypatch.setattr(conv, "FLAT_WORKSPACE", workspace)
-    monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
-    check_batch_of_five(one_layer(stmt, shape).init(seed=5))
+    from cnndsl.kernels import conv, schedule
+    monkeypatch.setattr(schedule, "WORKSPACE", workspace)
+    monkeypatch.setattr(schedule, "FLAT_WORKSPACE", workspace)
+    monkeypatch.setattr(schedule, "MIN_COLUMNS_PER_CHUNK", 1)
+    net = one_layer(stmt, shape).init(seed=5)
+    node = net.node("conv1")
+    a = node.attrs
+    assert conv.algorithm(node.params["weight"], a["stride"], a["pad"], a["dilation"], a["groups"], 5,
+                          node.shape[1:]) is conv.ALGORITHMS[algorithm]
+    check_batch_of_five(net)
 
 
 def check_batch_of_five(net, seed: int = 6, batch: int = 5) -> None:
@@ -213,19 +219,20 @@ def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspac
     """The Winograd path (normally for ≥ 16 channels, ≥ 128 tiles and maps of ≥ 8×8) forced onto small
     layers; a small workspace cuts the batch into bands of tile rows, and the batch of 5 splits over the
     threads."""
-    from cnndsl.kernels import choice, conv
-    monkeypatch.setattr(choice, "MIN_WINOGRAD_CHANNELS", 1)
-    monkeypatch.setattr(choice, "MIN_WINOGRAD_TILES", 1)
-    monkeypatch.setattr(choice, "MIN_WINOGRAD_SIDE", 1)
-    monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
-    monkeypatch.setattr(conv, "WORKSPACE", workspace)
+    from cnndsl.kernels import schedule
+    from cnndsl.kernels.conv import winograd
+    monkeypatch.setattr(schedule, "MIN_WINOGRAD_CHANNELS", 1)
+    monkeypatch.setattr(schedule, "MIN_WINOGRAD_TILES", 1)
+    monkeypatch.setattr(schedule, "MIN_WINOGRAD_SIDE", 1)
+    monkeypatch.setattr(schedule, "MIN_COLUMNS_PER_CHUNK", 1)
+    monkeypatch.setattr(schedule, "WORKSPACE", workspace)
     calls = []
-    for name in ("_winograd_forward", "_winograd_backward"):
-        real = getattr(conv, name)
-        monkeypatch.setattr(conv, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    for name in ("forward", "backward"):
+        real = getattr(winograd, name)
+        monkeypatch.setattr(winograd, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
     net = one_layer(stmt, shape).init(seed=7)
     check_batch_of_five(net, seed=8)
-    assert calls == ["_winograd_forward", "_winograd_backward"]
+    assert calls == ["forward", "backward"]
     for check in gradcheck(net, batch=2, mode="train", samples=5):
         assert check.worst < 1e-5, (check.key, check.worst)
 
@@ -235,16 +242,22 @@ def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspac
 def test_winograd_splits_rows_over_the_threads_when_the_batch_is_small(stmt, shape, batch, monkeypatch):
     """With fewer images than threads, each thread takes a band of tile rows of every image; the bands'
     input gradients overlap and are summed."""
-    from cnndsl.kernels import choice, conv, parallel
-    for name in ("MIN_WINOGRAD_CHANNELS", "MIN_WINOGRAD_TILES", "MIN_WINOGRAD_SIDE"):
-        monkeypatch.setattr(choice, name, 1)
-    monkeypatch.setattr(conv, "MIN_COLUMNS_PER_CHUNK", 1)
-    monkeypatch.setattr(conv, "WORKERS", 3)
-    monkeypatch.setattr(parallel, "WORKERS", 3)
-    split, rows = [], []
-    real_split, real_run = conv._images_or_bands, parallel.run_batched
-    monkeypatch.setattr(conv, "_images_or_bands",
-                        lambda work, n, r, worth_it: rows.append(r) or real_split(work, n, r, worth_it))
-    monkeypatch.setattr(conv, "run_batched", lambda fn, n, worth_it=True: split.append(n) or real_run(fn, n, worth_it))
+    from cnndsl.kernels import schedule
+    for name in ("MIN_WINOGRAD_CHANNELS", "MIN_WINOGRAD_TILES", "MIN_WINOGRAD_SIDE", "MIN_COLUMNS_PER_CHUNK"):
+        monkeypatch.setattr(schedule, name, 1)
+    monkeypatch.setattr(schedule, "WORKERS", 3)
+    calls, bands = [], []
+    real = schedule.images_or_bands
+
+    def images_or_bands(work, n, rows, cells):
+        calls.append(rows)
+        return real(lambda a, e, r0, r1: bands.append((a, e, r0, r1)) or work(a, e, r0, r1), n, rows, cells)
+    monkeypatch.setattr(schedule, "images_or_bands", images_or_bands)
     check_batch_of_five(one_layer(stmt, shape).init(seed=7), seed=8, batch=batch)
-    assert len(rows) == 2 and split == rows  # forward and backward, each over the tile rows
+    assert len(calls) == 2  # forward and backward
+    half = len(bands) // 2  # forward's bands, then backward's
+    for rows, part in zip(calls, (bands[:half], bands[half:])):  # each the whole batch, in bands of tile rows
+        assert all((a, e) == (0, batch) for a, e, _, _ in part)
+        mine = sorted((r0, r1) for _, _, r0, r1 in part)
+        assert len(mine) > 1 and mine[0][0] == 0 and mine[-1][1] == rows  # that cover every row once
+        assert all(hi == lo for (_, hi), (lo, _) in zip(mine, mine[1:]))

@@ -4,7 +4,7 @@ Computed at every position of an oh × Wp grid (Wp the padded input width) inste
 position q reads the padded input plane at q + i·dh·Wp + j·dw for kernel tap (i, j): every tap is then
 one contiguous run per image instead of one short run per output row. The Wp − ow extra columns of
 each row are computed and dropped (their gradient is zero). Forward and the weight gradient run on it
-directly (kernels/taps.py); here are the planes and the input gradient's GEMM layout and col2im.
+directly (taps.py); here are the planes and the input gradient's GEMM layout and col2im.
 
     planes (N, C, S)  S ≥ Hp·Wp, the padded planes flattened (zero margins)
     cols  ((c1−c0)·kh·kw, N·L)  L = oh·Wp
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .rows import copy, fill
+from ..rows import copy, fill
 
 
 @njit(cache=True, nogil=True)

@@ -22,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rows import copy, fill
+from .. import schedule
+from ..blas import add_product_t
+from ..rows import copy, fill
 
 # G (4×3): U = G g Gᵀ
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -234,3 +236,67 @@ def output_transform_adjoint(dy, f0, f1, n0, n1, ty0, ty1, tw, dm):
                         d3[tx] = -v_
 
 
+# ---- the drivers: tiles of 2×2 outputs, the 16 matrix products, over the cores --------------------
+def forward(x, w, b, stride, pad, dilation, groups, out_hw):
+    n, f = x.shape[0], w.shape[0]
+    cg, fg = w.shape[1], f // groups
+    oh, ow = out_hw
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    y = np.empty((n, f, oh, ow), dtype=x.dtype)
+    bias = b if b is not None else np.empty(0, dtype=x.dtype)
+    u = [filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)]
+
+    def work(a: int, e: int, r0: int, r1: int) -> None:
+        xs, ys = x[a:e], y[a:e]
+        for n0, n1, ty0, ty1 in schedule.tiles(e - a, r1 - r0, tw, 16 * (cg + fg)):
+            ty0, ty1 = ty0 + r0, ty1 + r0
+            t = (n1 - n0) * (ty1 - ty0) * tw
+            v = np.empty((16, cg, t), dtype=x.dtype)
+            m = np.empty((16, fg, t), dtype=x.dtype)
+            for g in range(groups):
+                input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
+                np.matmul(u[g], v, out=m)
+                output_transform(m, g * fg, bias, n0, n1, ty0, ty1, tw, ys)
+
+    schedule.images_or_bands(work, n, th, n * th * tw)
+    return y
+
+
+def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
+    n, f = x.shape[0], w.shape[0]
+    cg, fg = w.shape[1], f // groups
+    oh, ow = dy.shape[2:]
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    dx = np.zeros_like(x) if need_dx else None
+    u = [filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)] if need_dx else None
+
+    def work(a: int, e: int, r0: int, r1: int):
+        du = np.zeros((groups, 16, fg, cg), dtype=x.dtype) if need_dw else None
+        # the input rows of neighbouring bands overlap: a band after the first adds into its own dx
+        dxs = (dx[a:e] if r0 == 0 else np.zeros_like(x[a:e])) if need_dx else None
+        xs, ds = x[a:e], dy[a:e]
+        for n0, n1, ty0, ty1 in schedule.tiles(e - a, r1 - r0, tw, 16 * (2 * cg + fg)):
+            ty0, ty1 = ty0 + r0, ty1 + r0
+            t = (n1 - n0) * (ty1 - ty0) * tw
+            dm = np.empty((16, fg, t), dtype=x.dtype)
+            v = np.empty((16, cg, t), dtype=x.dtype)  # the input's transform, or its gradient
+            for g in range(groups):
+                output_transform_adjoint(ds, g * fg, (g + 1) * fg, n0, n1, ty0, ty1, tw, dm)
+                if need_dw:
+                    input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
+                    for xi in range(16):
+                        add_product_t(dm[xi], v[xi], du[g, xi])
+                if need_dx:
+                    np.matmul(u[g].transpose(0, 2, 1), dm, out=v)
+                    input_transform_adjoint(v, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, dxs)
+        return du, (dxs if need_dx and r0 > 0 else None)
+
+    parts = schedule.images_or_bands(work, n, th, n * th * tw)
+    for _, extra in parts:
+        if extra is not None:
+            dx += extra
+    dw = None
+    if need_dw:
+        du = schedule.sum_parts([p for p, _ in parts])
+        dw = np.concatenate([filter_transform_adjoint(du[g]) for g in range(groups)])
+    return dx, dw

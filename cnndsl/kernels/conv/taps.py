@@ -1,4 +1,4 @@
-"""Direct convolution on the padded-width grid (kernels/flat.py), register-blocked: eight filters × five
+"""Direct convolution on the padded-width grid (flat.py), register-blocked: eight filters × five
 taps at a time forward, four × five for the weight gradient.
 
     acc[f, q] += Σ_g Σ_t wt[g, f, t] · src[offs[g, t] + q]     q < count, on one image's flat planes
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .rows import copy, fill
+from ..rows import copy, fill
 
 GROUP = 5  # taps per pass
 VECTOR = 16  # grid positions are computed in whole AVX-512 vectors (float32)

@@ -1,0 +1,237 @@
+"""Convolution as im2col + one large GEMM (BLAS), and col2im for the input gradient.
+
+    x (N, C, H, W), w (F, C/g, kh, kw) → y (N, F, oh, ow)
+    cols[(c, i, j), (n, oy, ox)] = x[n, c, oy·sh − ph + i·dh, ox·sw − pw + j·dw]   (0 outside)
+    y_g = w_g.reshape(F/g, K) @ cols_g          K = (C/g)·kh·kw,  one GEMM per group and tile
+    dW_g = Σ_tiles dy_g @ cols_gᵀ,   dcols_g = w_gᵀ @ dy_g  → col2im → dx
+
+The batch is split over the cores (kernels/schedule.py); each core walks its images in tiles (several
+small images, or bands of output rows of a large one) so that the column buffer stays within the
+schedule's WORKSPACE. The columns are recomputed tile by tile in backward rather than kept from forward,
+which would cost kh·kw times the input's memory per layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .. import schedule
+from ..blas import add_product_t
+from ..rows import copy, fill, inside
+
+
+@njit(cache=True, nogil=True)
+def im2col(x, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, cols):
+    """x (N, C, H, W), channels c0…c1, output rows oy0…oy1 → cols ((c1−c0)·kh·kw, N·(oy1−oy0)·ow).
+    Each output row is a zero margin, a copy (contiguous at stride 1) and a zero margin."""
+    if sw > 1 and kw > 1:
+        _im2col_strided(x, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow)
+        return
+    n_img, _, h, w = x.shape
+    p = (oy1 - oy0) * ow
+    zero = x.dtype.type(0)
+    for c in range(c0, c1):
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[((c - c0) * kh + i) * kw + j]
+                off = j * dw - pw
+                lo, hi = inside(ow, sw, off, w)
+                for n in range(n_img):
+                    for oy in range(oy0, oy1):
+                        iy = oy * sh - ph + i * dh
+                        base = n * p + (oy - oy0) * ow
+                        if iy < 0 or iy >= h:
+                            fill(row[base:base + ow], zero)
+                            continue
+                        src = x[n, c, iy]
+                        fill(row[base:base + lo], zero)
+                        if sw == 1:
+                            copy(row[base + lo:base + hi], src[lo + off:hi + off])
+                        else:
+                            for ox in range(lo, hi):
+                                row[base + ox] = src[ox * sw + off]
+                        fill(row[base + hi:base + ow], zero)
+
+
+@njit(cache=True, nogil=True)
+def col2im(cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, dx):
+    """The adjoint of im2col: dx[n, c, iy, ix] += cols[(c, i, j), (n, oy, ox)]."""
+    if sw > 1 and kw > 1:
+        _col2im_strided(dx, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow)
+        return
+    n_img, _, h, w = dx.shape
+    p = (oy1 - oy0) * ow
+    for c in range(c0, c1):
+        for i in range(kh):
+            for j in range(kw):
+                row = cols[((c - c0) * kh + i) * kw + j]
+                off = j * dw - pw
+                lo, hi = inside(ow, sw, off, w)
+                for n in range(n_img):
+                    for oy in range(oy0, oy1):
+                        iy = oy * sh - ph + i * dh
+                        if iy < 0 or iy >= h:
+                            continue
+                        dst = dx[n, c, iy]
+                        base = n * p + (oy - oy0) * ow
+                        if sw == 1:
+                            d = dst[lo + off:hi + off]
+                            s = row[base + lo:base + hi]
+                            for k in range(hi - lo):
+                                d[k] += s[k]
+                        else:
+                            for ox in range(lo, hi):
+                                dst[ox * sw + off] += row[base + ox]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _strided_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, adjoint):
+    """im2col (or, with adjoint, col2im into image) at a column stride sw > 1 and a kernel wider than 1.
+    Each input row is split into its sw phases (phase a holds columns a, a + sw, a + 2·sw …), so that
+    every tap's copy — or, for the adjoint, its add — is contiguous again. Inlined into its two callers,
+    where `adjoint` is a constant and its branches fold away (as a run-time flag they cost 30 %)."""
+    n_img, _, h, w = image.shape
+    p = (oy1 - oy0) * ow
+    phases = np.zeros((sw, (w + sw - 1) // sw), dtype=image.dtype)
+    for c in range(c0, c1):
+        for i in range(kh):
+            for n in range(n_img):
+                for oy in range(oy0, oy1):
+                    iy = oy * sh - ph + i * dh
+                    base = n * p + (oy - oy0) * ow
+                    row_in = 0 <= iy < h
+                    if not row_in and adjoint:
+                        continue
+                    if row_in:
+                        src = image[n, c, iy]
+                        for a in range(sw):
+                            if adjoint:
+                                phases[a] = 0
+                                continue
+                            dst = phases[a]
+                            for k in range((w - a + sw - 1) // sw):
+                                dst[k] = src[k * sw + a]
+                    for j in range(kw):
+                        row = cols[((c - c0) * kh + i) * kw + j]
+                        if not row_in:
+                            fill(row[base:base + ow], 0)
+                            continue
+                        off = j * dw - pw
+                        lo, hi = inside(ow, sw, off, w)
+                        shift, q = off % sw, off // sw  # column ox·sw + off = (ox + q)·sw + shift
+                        if adjoint:
+                            d = phases[shift, lo + q:hi + q]
+                            s = row[base + lo:base + hi]
+                            for k in range(hi - lo):
+                                d[k] += s[k]
+                        else:
+                            fill(row[base:base + lo], 0)
+                            copy(row[base + lo:base + hi], phases[shift, lo + q:hi + q])
+                            fill(row[base + hi:base + ow], 0)
+                    if adjoint:
+                        dst = image[n, c, iy]
+                        for a in range(sw):
+                            src = phases[a]
+                            for k in range((w - a + sw - 1) // sw):
+                                dst[k * sw + a] += src[k]
+
+
+@njit(cache=True, nogil=True)
+def _im2col_strided(x, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow):
+    _strided_columns(x, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, False)
+
+
+@njit(cache=True, nogil=True)
+def _col2im_strided(dx, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow):
+    _strided_columns(dx, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, ow, True)
+
+
+@njit(cache=True, nogil=True)
+def scatter_output(out, f0, bias, k0, y):
+    """out (F_g, N·q) → y[n, f0 + f, k0 : k0 + q] (+ bias[f0 + f]); y (N, F, P). An empty bias means none."""
+    n_img = y.shape[0]
+    q = out.shape[1] // n_img
+    has_bias = bias.shape[0] > 0
+    for f in range(out.shape[0]):
+        b = bias[f0 + f] if has_bias else y.dtype.type(0)
+        for n in range(n_img):
+            src = out[f, n * q:(n + 1) * q]
+            dst = y[n, f0 + f]
+            for k in range(q):
+                dst[k0 + k] = src[k] + b
+
+
+@njit(cache=True, nogil=True)
+def gather_grad(dy, f0, f1, k0, dyt):
+    """dy (N, F, P), filters f0…f1, positions k0 … k0 + q → dyt (f1−f0, N·q): the GEMM layout."""
+    n_img = dy.shape[0]
+    q = dyt.shape[1] // n_img
+    for f in range(f0, f1):
+        for n in range(n_img):
+            src = dy[n, f]
+            dst = dyt[f - f0, n * q:(n + 1) * q]
+            for k in range(q):
+                dst[k] = src[k0 + k]
+
+
+def forward(x, w, b, stride, pad, dilation, groups, out_hw):
+    n = x.shape[0]
+    f, cg, kh, kw = w.shape
+    oh, ow = out_hw
+    fg = f // groups
+    y = np.empty((n, f, oh * ow), dtype=x.dtype)
+    bias = b if b is not None else np.empty(0, dtype=x.dtype)
+
+    def chunk(lo: int, hi: int) -> None:
+        for n0, n1, oy0, oy1 in schedule.tiles(hi - lo, oh, ow, cg * kh * kw):
+            xs, ys = x[lo + n0:lo + n1], y[lo + n0:lo + n1]
+            cols = np.empty((cg * kh * kw, (n1 - n0) * (oy1 - oy0) * ow), dtype=x.dtype)
+            whole = n1 - n0 == 1 and oy1 - oy0 == oh  # one whole image: the GEMM writes y directly
+            for g in range(groups):
+                im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
+                if whole:
+                    out = ys[0, g * fg:(g + 1) * fg]
+                    np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, -1), cols, out=out)
+                    if b is not None:
+                        out += b[g * fg:(g + 1) * fg, None]
+                    continue
+                out = w[g * fg:(g + 1) * fg].reshape(fg, -1) @ cols
+                scatter_output(out, g * fg, bias, oy0 * ow, ys)
+
+    schedule.over_images(chunk, n, n * oh * ow)
+    return y.reshape(n, f, oh, ow)
+
+
+def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
+    n = x.shape[0]
+    f, cg, kh, kw = w.shape
+    oh, ow = dy.shape[2:]
+    fg = f // groups
+    dy3 = dy.reshape(n, f, oh * ow)
+    dx = np.zeros_like(x) if need_dx else None
+
+    def chunk(lo: int, hi: int) -> np.ndarray:
+        dw = np.zeros_like(w)
+        for n0, n1, oy0, oy1 in schedule.tiles(hi - lo, oh, ow, cg * kh * kw):
+            xs, ds = x[lo + n0:lo + n1], dy3[lo + n0:lo + n1]
+            width = (n1 - n0) * (oy1 - oy0) * ow
+            cols = np.empty((cg * kh * kw, width), dtype=x.dtype)  # the columns, then their gradient
+            whole = n1 - n0 == 1 and oy1 - oy0 == oh  # one whole image: dy is already in GEMM layout
+            dyt = None if whole else np.empty((fg, width), dtype=x.dtype)
+            for g in range(groups):
+                if whole:
+                    dyt = ds[0, g * fg:(g + 1) * fg]
+                else:
+                    gather_grad(ds, g * fg, (g + 1) * fg, oy0 * ow, dyt)
+                if need_dw:
+                    im2col(xs, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow, cols)
+                    add_product_t(np.ascontiguousarray(dyt), cols, dw[g * fg:(g + 1) * fg].reshape(fg, -1))
+                if need_dx:
+                    np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, -1).T, dyt, out=cols)
+                    col2im(cols, g * cg, (g + 1) * cg, kh, kw, *stride, *pad, *dilation, oy0, oy1, ow,
+                           dx[lo + n0:lo + n1])
+        return dw
+
+    parts = schedule.over_images(chunk, n, n * oh * ow)
+    return dx, (schedule.sum_parts(parts) if need_dw else None)

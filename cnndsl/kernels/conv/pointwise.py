@@ -1,0 +1,49 @@
+"""1×1 convolution, stride 1, no padding, one group: per image, a matrix product over the channels.
+
+    y[n] (F, H·W) = w (F, C) @ x[n] (C, H·W) + b
+    dx[n] = wᵀ @ dy[n],   dW = Σ_n dy[n] @ x[n]ᵀ
+
+No columns to build: the input already is the GEMM's operand. GoogLeNet's reductions and ResNet's
+bottlenecks are mostly these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import schedule
+from ..blas import add_product_t
+
+
+def forward(x, w, b, stride, pad, dilation, groups, out_hw):
+    n, f, cg = x.shape[0], w.shape[0], w.shape[1]
+    oh, ow = out_hw
+    y = np.empty((n, f, oh * ow), dtype=x.dtype)
+
+    def chunk(lo: int, hi: int) -> None:
+        np.matmul(w.reshape(f, -1), x[lo:hi].reshape(hi - lo, cg, -1), out=y[lo:hi])
+        if b is not None:
+            y[lo:hi] += b[:, None]
+
+    schedule.over_images(chunk, n, n * oh * ow)
+    return y.reshape(n, f, oh, ow)
+
+
+def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
+    n, f, cg = x.shape[0], w.shape[0], w.shape[1]
+    oh, ow = dy.shape[2:]
+    dy3 = dy.reshape(n, f, oh * ow)
+    dx = np.zeros_like(x) if need_dx else None
+
+    def chunk(lo: int, hi: int) -> np.ndarray:
+        dw = np.zeros_like(w)
+        w2, x3, d3 = w.reshape(f, cg), x[lo:hi].reshape(hi - lo, cg, -1), dy3[lo:hi]
+        if need_dx:
+            np.matmul(w2.T, d3, out=dx[lo:hi].reshape(hi - lo, cg, -1))
+        dw2 = dw.reshape(f, cg)
+        for i in range(hi - lo if need_dw else 0):
+            add_product_t(d3[i], x3[i], dw2)
+        return dw
+
+    parts = schedule.over_images(chunk, n, n * oh * ow)
+    return dx, (schedule.sum_parts(parts) if need_dw else None)

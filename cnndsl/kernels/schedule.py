@@ -1,0 +1,160 @@
+"""How each kernel runs: which convolution algorithm a layer's shapes take, how the work is cut into
+tiles, and how it is spread over the cores. The one place where these decisions live; plain Python
+(numba is not imported here), so the memory estimate (engine/memory.py) reads the same rules.
+
+Convolution algorithms, each a module of kernels/conv/ (why the thresholds are where they are:
+docs/performance.md):
+  winograd   3×3 stride 1, wide layers, enough 2×2 tiles: F(2×2, 3×3), 4/9 of the multiplications
+  pointwise  1×1 stride 1, no padding, one group: one matrix product per image
+  direct     stride 1 and few filters (LeNet's 6 and 16): register-blocked taps on the padded-width grid
+  im2col     everything else: columns tile by tile, one GEMM each
+
+Threads: the batch is cut into one chunk per core, and each chunk runs serial numba kernels (compiled
+nogil) and single-threaded BLAS calls in its own thread (the caller takes the first chunk, a pool of
+WORKERS − 1 threads the others). Numba's parallel regions and OpenBLAS's threads both spin while idle,
+and interleaved they slow each other 3–4× (docs/reference.md). Here only one pool runs at a time:
+inside `run_batched` BLAS is held to one thread per chunk; outside it, BLAS keeps all its threads (one
+large GEMM on small batches). `CNNDSL_THREADS=1` turns chunking off.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
+from functools import cache
+from typing import Callable, TypeVar
+
+import numpy as np
+
+from ..threads import threads_from_env
+
+T = TypeVar("T")
+WORKERS: int | None = None  # threads: CNNDSL_THREADS or the cores (up to 8), read on first use
+
+
+def workers() -> int:
+    global WORKERS
+    if WORKERS is None:
+        WORKERS = threads_from_env()
+    return WORKERS
+
+# ---- algorithm choice ----------------------------------------------------------------------------
+# Winograd for 3×3 stride-1 layers with at least this many input and output channels per group, 2×2-output
+# tiles in the batch and output rows and columns: below them the transforms (of the data, and of the
+# filters once per call) cost more than the multiplications they save — a 7×7 map's tiles compute 64
+# outputs for 49, and its narrow GEMMs run slowly.
+MIN_WINOGRAD_CHANNELS = 16
+MIN_WINOGRAD_TILES = 128
+MIN_WINOGRAD_SIDE = 8
+
+# Stride-1 layers with few filters run on the padded-width grid (kernels/conv/direct.py), whose GEMMs
+# would be memory-bound: LeNet-5's 6 and 16.
+MAX_DIRECT_FILTERS = 32
+
+
+def conv_algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw) -> str:
+    """"winograd", "pointwise", "direct" or "im2col", for a batch of n through a conv layer."""
+    f, cg, kh, kw = w_shape
+    stride, pad, dilation = tuple(stride), tuple(pad), tuple(dilation)
+    tiles = n * ((out_hw[0] + 1) // 2) * ((out_hw[1] + 1) // 2)
+    if ((kh, kw) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
+            and min(cg, f // groups) >= MIN_WINOGRAD_CHANNELS and tiles >= MIN_WINOGRAD_TILES
+            and min(out_hw) >= MIN_WINOGRAD_SIDE):
+        return "winograd"
+    if (kh, kw) == (1, 1) and stride == (1, 1) and pad == (0, 0) and groups == 1:
+        return "pointwise"
+    if stride == (1, 1) and f // groups <= MAX_DIRECT_FILTERS:
+        return "direct"
+    return "im2col"
+
+
+# ---- workspace and tiles ---------------------------------------------------------------------------
+WORKSPACE = 1 << 21       # floats of column buffer per thread: several whole images, or bands of a large one's rows
+FLAT_WORKSPACE = 1 << 18  # the direct path is memory-bound: padded planes and columns that stay in L2
+
+
+def tiles(n_img: int, oh: int, ow: int, k: int) -> list[tuple[int, int, int, int]]:
+    """Work units (n0, n1, oy0, oy1) of an oh × ow grid of cells (output positions, or Winograd's 2×2
+    tiles) that need k floats of workspace each, within WORKSPACE: several whole images when they are
+    small, bands of rows of one image when it is large."""
+    budget = max(WORKSPACE // k, ow)
+    if oh * ow <= budget:
+        per = max(1, budget // (oh * ow))
+        return [(a, min(a + per, n_img), 0, oh) for a in range(0, n_img, per)]
+    bands = -(-oh // max(1, budget // ow))
+    rows = -(-oh // bands)  # bands of equal height: a thin last band makes narrow, slow GEMMs
+    return [(a, a + 1, r, min(r + rows, oh)) for a in range(n_img) for r in range(0, oh, rows)]
+
+
+# ---- threads -------------------------------------------------------------------------------------
+# Below this many elements an element-wise, pooling or normalization kernel is not worth two threads.
+MIN_ELEMENTS = 1 << 16
+# A chunk of the batch is worth its own thread unless its GEMMs get very narrow. Once 1,024 (ResNet-18's
+# 7×7 layers lost with chunks); since the in-place outputs and faster im2col, its 7×7 and stride-2 layers
+# gain 15–75 % with them (docs/performance.md).
+MIN_COLUMNS_PER_CHUNK = 64
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max(1, workers() - 1), thread_name_prefix="cnndsl")
+
+
+def chunks(n: int, parts: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges that cover 0…n in `parts` nearly equal pieces (none empty)."""
+    parts = max(1, min(parts, n))
+    edges = [n * k // parts for k in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def run_batched(fn: Callable[[int, int], T], n: int, worth_it: bool = True) -> list[T]:
+    """fn(lo, hi) over the chunks of 0…n, in parallel when that is worth it; results in order."""
+    if workers() == 1 or n < 2 or not worth_it:
+        return [fn(0, n)]
+    from .blas import blas_threads
+    first, *rest = chunks(n, WORKERS)
+    errors = np.geterr()  # NumPy's error state is per thread: the workers take the caller's
+
+    def call(lo: int, hi: int) -> T:
+        with np.errstate(**errors):
+            return fn(lo, hi)
+    with blas_threads(1):
+        futures = [_pool().submit(call, *r) for r in rest]
+        try:
+            head = fn(*first)  # the caller takes a chunk too: one thread wake-up fewer per call
+        finally:
+            wait(futures)  # even if the caller's chunk raised: nothing may run on after BLAS is restored
+        return [head] + [f.result() for f in futures]
+
+
+def over_batch(fn: Callable[[int, int], T], n: int, elements: int) -> list[T]:
+    """fn(lo, hi) over chunks of a batch of n images when the work (elements in all) is worth sharing."""
+    return run_batched(fn, n, worth_it=elements >= MIN_ELEMENTS)
+
+
+def over_channels(fn: Callable[[int, int], T], channels: int, elements: int) -> list[T]:
+    """fn(c0, c1) over chunks of the channels: batch norm's statistics are per channel, over the batch."""
+    return run_batched(fn, channels, worth_it=elements >= MIN_ELEMENTS)
+
+
+def over_images(fn: Callable[[int, int], T], n: int, columns: int) -> list[T]:
+    """fn(lo, hi) over chunks of a batch of n images of convolution, whose GEMMs have `columns` columns in
+    all (output positions): split when each core gets wide enough GEMMs."""
+    return run_batched(fn, n, worth_it=columns >= 2 * MIN_COLUMNS_PER_CHUNK)
+
+
+def images_or_bands(work: Callable, n: int, rows: int, cells: int) -> list:
+    """work(a, e, r0, r1) — images a…e, rows r0…r1 of cells — over the cores: by chunks of the batch, or,
+    with fewer images than threads, by bands of rows of every image (so that a batch of one still uses
+    every core). `cells` in all decide whether splitting is worth it. → the chunks' results."""
+    worth_it = cells >= MIN_COLUMNS_PER_CHUNK // 2
+    if n >= workers() or rows < 2:
+        return run_batched(lambda a, e: work(a, e, 0, rows), n, worth_it)
+    return run_batched(lambda r0, r1: work(0, n, r0, r1), rows, worth_it)
+
+
+def sum_parts(parts: list[np.ndarray]) -> np.ndarray:
+    """The sum of per-chunk results (weight gradients), added in place into the first."""
+    total = parts[0]
+    for extra in parts[1:]:
+        total += extra
+    return total
