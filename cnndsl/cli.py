@@ -119,8 +119,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("check", help="parse and check a .cnn file")
+    p = sub.add_parser("check", help="parse and check a .cnn file, and its `expect` statements",
+                       description="Parse and check a .cnn file: every independent error at once, and each "
+                                   "`expect` statement against the network (exit 1 if one does not hold).")
     _network_arg(p)
+    p.add_argument("--answers", action="store_true",
+                   help="print what each `expect` should say (the network's values there) instead of failing")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("summary", help="per-layer table: output shape, params, MACs, receptive field")
@@ -231,13 +235,40 @@ def load(name: str) -> Network:
 
 
 def cmd_check(args) -> int:
+    if args.answers:
+        return _answers(load_network(args.network, expectations=False))
     net = load(args.network)
-    print(f"ok: {args.network} — {net.name}: {len(net.layers)} layers, {net.param_count:,} params, {net.macs:,} MACs")
+    held = f", all {len(net.expectations)} expected values hold" if net.expectations else ""
+    print(f"ok: {args.network} — {net.name}: {len(net.layers)} layers, {net.param_count:,} params, "
+          f"{net.macs:,} MACs{held}")
     from .engine.memory import available_bytes
     weights, have = 4 * net.param_count, available_bytes()
     if weights > 0.85 * have:
         print(f"note: its weights alone need {human(weights, 'B')}, more than the {human(have, 'B')} of memory "
               "available here: it can be counted and drawn, not run", file=sys.stderr)
+    return 0
+
+
+def _answers(net: Network) -> int:
+    """Each `expect` statement as it should read, at its file:line:col; a wrong value is marked."""
+    from .graph.build import show_expected
+    if not net.expectations:
+        print(f"{net.source}: no `expect` statements", file=sys.stderr)
+        return 0
+    groups: list[list[dict]] = []  # one per `expect` statement as run (a block's, once per call)
+    for e in net.expectations:
+        if groups and groups[-1][0]["statement"] is e["statement"] and e["key"] not in {g["key"] for g in groups[-1]}:
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    repeated = {g[0]["statement"].line for g in groups if sum(h[0]["statement"] is g[0]["statement"] for h in groups) > 1}
+    for items in groups:
+        at = items[0]["statement"]
+        said = " ".join(f"{e['key']}={show_expected(e['key'], e['actual'])}" for e in items)
+        notes = [f"{e['key']} was {show_expected(e['key'], e['expected'])}" for e in items if not e["holds"]]
+        if at.line in repeated:
+            notes.insert(0, f"after {items[0]['node']}")
+        print(f"{at.file}:{at.line}:{at.column}: expect {said}" + (f"   # {'; '.join(notes)}" if notes else ""))
     return 0
 
 

@@ -7,8 +7,9 @@
 
 CnnError is the base; CnnSyntaxError (the text does not parse), CnnNameError (an unknown layer, block,
 label or name), CnnArgumentError (a missing, unknown or ill-typed argument), CnnShapeError (a shape
-that does not fit) and CnnResourceError (a limit: size, nesting, memory) say which kind. CnnErrors
-carries every independent error of one file (`.errors`), reported at once.
+that does not fit), CnnExpectationError (an `expect` that does not hold) and CnnResourceError (a limit:
+size, nesting, memory) say which kind. CnnErrors carries every independent error of one file
+(`.errors`), reported at once.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class CnnArgumentError(CnnError):
 
 class CnnShapeError(CnnError):
     """A tensor's shape does not fit the layer or merge that reads it."""
+
+
+class CnnExpectationError(CnnError):
+    """An `expect` statement's value differs from what the network has there."""
 
 
 class CnnResourceError(CnnError):

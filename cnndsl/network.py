@@ -45,6 +45,11 @@ class Network:
         """Layer nodes in source order (every node is added after its inputs: a topological order)."""
         return [n for n in self.graph if n != "input"]
 
+    @property
+    def expectations(self) -> list[dict]:
+        """Every `expect` item of the file, in order: {pos, key, expected, actual, holds, node}."""
+        return self.graph.graph["expectations"]
+
     def node(self, name: str) -> Node:
         """One layer's Node (op, resolved arguments, shape, parameters, costs, source span, blocks, role)."""
         try:
@@ -238,12 +243,13 @@ class Network:
                 f"{self.macs:,} MACs>")
 
 
-def parse(text: str, filename: str = "<string>") -> Network:
-    """Parse, expand and check .cnn text. Raises CnnError (with file:line:col) on any mistake."""
-    return Network(build(parse_program(text, filename)), filename)
+def parse(text: str, filename: str = "<string>", expectations: bool = True) -> Network:
+    """Parse, expand and check .cnn text. Raises CnnError (with file:line:col) on any mistake; with
+    expectations=False an `expect` that does not hold is only recorded (`net.expectations`)."""
+    return Network(build(parse_program(text, filename), expectations), filename)
 
 
-def load(path_or_name: str | Path) -> Network:
+def load(path_or_name: str | Path, expectations: bool = True) -> Network:
     """A .cnn file by path, or a shipped architecture by name (`cnndsl.load("resnet50")`)."""
     path = resolve(path_or_name)
     if not path.is_file():
@@ -256,7 +262,7 @@ def load(path_or_name: str | Path) -> Network:
         raw = path.read_bytes()
     except OSError as e:
         raise CnnError(f"cannot read {path}: {e.strerror}") from None
-    return parse(decode(raw, str(path)), str(path))
+    return parse(decode(raw, str(path)), str(path), expectations)
 
 
 MAX_FILE_BYTES = 1 << 20  # 1 MB: the parser takes at most 128 K characters (language/parser.py)

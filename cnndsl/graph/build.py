@@ -24,8 +24,8 @@ from types import MappingProxyType
 
 import networkx as nx
 
-from ..errors import (CnnArgumentError, CnnError, CnnErrors, CnnNameError, CnnNote, CnnResourceError, CnnShapeError,
-                      CnnSyntaxError, SourcePosition, clip, suggest)
+from ..errors import (CnnArgumentError, CnnError, CnnErrors, CnnExpectationError, CnnNameError, CnnNote,
+                      CnnResourceError, CnnShapeError, CnnSyntaxError, SourcePosition, clip, suggest)
 from ..gcpause import collector_paused
 from ..language import ast
 from ..ops import OPS, ArgError, ShapeError, fmt_shape, layer, unknown_layer_message
@@ -65,15 +65,23 @@ class Scope:
         return f"{base}_{k}" if base[-1].isdigit() else f"{base}{k}"
 
 
-def build(program: ast.Program) -> nx.DiGraph:
+def build(program: ast.Program, expectations: bool = True) -> nx.DiGraph:
+    """The graph; with expectations=False an `expect` that does not hold is recorded, not an error
+    (`cnndsl check --answers`)."""
     with collector_paused():
-        return _Builder(program).build()
+        return _Builder(program, expectations).build()
+
+
+EXPECTABLE = ("shape", "params", "macs", "flops", "rf")
 
 
 class _Builder:
-    def __init__(self, program: ast.Program):
+    def __init__(self, program: ast.Program, expectations: bool = True):
         self.program = program
-        self.g = nx.DiGraph(name=program.name, input_shape=program.input_shape, aux_heads=[], blocks={}, notes=[])
+        self.enforce = expectations
+        self.g = nx.DiGraph(name=program.name, input_shape=program.input_shape, aux_heads=[], blocks={}, notes=[],
+                            expectations=[])
+        self.sums = Counter()  # params, macs and flops of the layers built so far (for `expect`)
         self.blockdefs: dict[str, ast.BlockDef] = {}
         for block in program.blocks:
             if block.name in self.blockdefs:
@@ -99,7 +107,7 @@ class _Builder:
         self.errors: list[CnnError] = []  # independent errors found so far (reported together)  # labelled layers already noted as read before their activation
         self.dispatch = {ast.Layer: self._layer, ast.Call: self._call, ast.Repeat: self._repeat,
                          ast.Merge: self._merge, ast.RefMerge: self._refmerge, ast.Residual: self._residual,
-                         ast.From: self._from, ast.Aux: self._aux}
+                         ast.From: self._from, ast.Aux: self._aux, ast.Expect: self._expect}
 
     # ---- the whole network -----------------------------------------------------------------------
     def build(self) -> nx.DiGraph:
@@ -358,6 +366,48 @@ class _Builder:
         self.g.graph["aux_heads"].append({"name": ascope.aux, "node": out, "weight": float(weight), "pos": stmt.pos})
         return current
 
+    def _expect(self, stmt: ast.Expect, scope: Scope, current: str) -> str:
+        """Each item against the network where the statement stands: `shape` and `rf` of the current
+        output, `params`, `macs` and `flops` summed over every layer built so far."""
+        node = self.nodes[current]
+        seen = set()
+        for item in stmt.items:
+            key = item.key
+            if key not in EXPECTABLE:
+                raise CnnArgumentError(f"`expect` has no `{clip(key)}`{suggest(key, EXPECTABLE)}", item.pos,
+                                       f"it checks {', '.join(EXPECTABLE)}")
+            if key in seen:
+                raise CnnArgumentError(f"`{key}` is expected twice", item.pos)
+            seen.add(key)
+            expected = self._expected_value(key, item, scope)
+            actual = node.shape if key == "shape" else node.rf if key == "rf" else self.sums[key]
+            holds = expected == actual
+            self.g.graph["expectations"].append({"pos": item.pos, "key": key, "expected": expected,
+                                                 "actual": actual, "holds": holds, "node": current,
+                                                 "statement": stmt.pos})
+            if not holds and self.enforce:
+                self._report(CnnExpectationError(_expectation_message(key, expected, actual, current), item.value.pos,
+                                                 "`cnndsl check --answers FILE` prints what each `expect` should say"))
+        return current
+
+    def _expected_value(self, key: str, item: ast.Option, scope: Scope):
+        if isinstance(item.value, ast.ShapeValue):
+            if key != "shape":
+                raise CnnArgumentError(f"`{key}` is a number, not a shape", item.value.pos)
+            return item.value.dims
+        value = self.value(item.value, scope)
+        if key in ("shape", "rf"):
+            if isinstance(value, tuple):
+                if key == "shape":
+                    raise CnnArgumentError("a shape is CxHxW (16x5x5) or a number of features (120)", item.value.pos)
+                return value
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+                return (value,) if key == "shape" else (value, value)
+        elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        what = {"shape": "a shape like 16x5x5 or 120", "rf": "a size like 7 or 7x7"}.get(key, "a whole number ≥ 0")
+        raise CnnArgumentError(f"`{key}` must be {what}, not {show_value(value)}", item.value.pos)
+
     # ---- nodes, labels, values -------------------------------------------------------------------
     def derive(self, op_name: str, attrs: dict, ins: list[tuple], pos: SourcePosition, text: str | None,
                base: str | None) -> dict:
@@ -406,6 +456,9 @@ class _Builder:
             **extra)
         self.g.add_node(name, node=node)
         self.shapes[name] = node.shape
+        self.sums["params"] += node.n_params
+        self.sums["macs"] += node.macs
+        self.sums["flops"] += node.flops
         roles = roles or ["main"] * len(inputs)
         for i, role in zip(inputs, roles):
             if self.g.has_edge(i, name):
@@ -545,6 +598,25 @@ def source_text(pos: SourcePosition, fallback: str) -> str:
 def statement_text(node: Node) -> str:
     """How a node's statement reads in a message."""
     return node.stmt or source_text(node.pos, node.op)
+
+
+def show_expected(key: str, value) -> str:
+    """An expectation's value as the file writes it: 16x5x5, 120, 61706, 7x7."""
+    if key in ("shape", "rf"):
+        return "x".join(map(str, value)) if key == "shape" or value[0] != value[1] else str(value[0])
+    return str(value)
+
+
+def _expectation_message(key: str, expected, actual, node: str) -> str:
+    if key == "shape":
+        return f"expected shape {fmt_shape(expected)}, but the output of {node} is {fmt_shape(actual)}"
+    if key == "rf":
+        return (f"expected a receptive field of {show_expected(key, expected)}, but {node}'s is "
+                f"{show_expected(key, actual)}")
+    what = {"params": "parameters", "macs": "MACs", "flops": "FLOPs"}[key]
+    diff = actual - expected
+    return (f"expected {key}={expected:,}, but the layers up to here have {actual:,} {what} "
+            f"({abs(diff):,} {'more' if diff > 0 else 'fewer'})")
 
 
 def _projection_hint(got: tuple, carried: tuple) -> str | None:

@@ -174,7 +174,25 @@ class Aux:
     label: str | None = None
 
 
-Stmt = Network | Input | Layer | BlockDef | Call | Repeat | Merge | RefMerge | Residual | Shortcut | From | Aux
+@dataclass(frozen=True)
+class ShapeValue:
+    """A CxHxW literal, as an expectation's value (expect shape=16x5x5)."""
+
+    dims: tuple[int, ...]
+    pos: SourcePosition
+
+
+@dataclass(frozen=True)
+class Expect:
+    """`expect shape=16x5x5 params=61706`: checked where it stands (see docs/language.md)."""
+
+    items: tuple[Option, ...]
+    pos: SourcePosition
+    label: str | None = None
+
+
+Stmt = (Network | Input | Layer | BlockDef | Call | Repeat | Merge | RefMerge | Residual | Shortcut | From | Aux
+        | Expect)
 
 
 @dataclass(frozen=True)

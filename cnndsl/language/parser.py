@@ -212,6 +212,8 @@ class _ToAst(Transformer_NonRecursive):
                            "labels name layers, block instances and merges")
         if isinstance(stmt, ast.From):
             raise CnnSyntaxError("a label cannot name `from`", self.p(meta), "label the statement that `from` reads")
+        if isinstance(stmt, ast.Expect):
+            raise CnnSyntaxError("a label cannot name `expect`", self.p(meta), "label the statement before it")
         return replace(stmt, label=str(name))
 
     # header
@@ -291,6 +293,16 @@ class _ToAst(Transformer_NonRecursive):
     def aux(self, meta, children):
         *options, body = children
         return ast.Aux(tuple(options), body, self.p(meta))
+
+    def expect(self, meta, children):
+        return ast.Expect(tuple(children), self.p(meta))
+
+    def expected(self, meta, children):
+        key, value = children
+        if isinstance(value, Token) and value.type == "SHAPE":
+            value = ast.ShapeValue(tuple(_whole(v, value, self.source) for v in str(value).split("x")),
+                                   _pos(self.source, value))
+        return ast.Option(str(key), value, _pos(self.source, key))
 
     # expressions
     def number(self, meta, children):
