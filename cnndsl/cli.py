@@ -23,6 +23,7 @@ EPILOG = """examples:
   cnndsl check my_net.cnn              parse and check a file (exit 1 on an error)
   cnndsl summary resnet50 --depth 1    per-layer table, blocks collapsed below depth 1
   cnndsl summary lenet5 --json         the same as JSON
+  cnndsl explain resnet18 conv1        the arithmetic behind one layer's numbers
   cnndsl render googlenet -o g.svg     draw it (.svg .png .pdf .dot); --depth 0 folds the blocks
   cnndsl run resnet18 --batch 8 --backward --repeat 3   time a training step, layer by layer
   cnndsl gradcheck lenet5              analytic gradients against float64 finite differences
@@ -138,6 +139,16 @@ def make_parser() -> argparse.ArgumentParser:
                    help="the columns after layer and op, in order: input, output, params, params%%, macs, flops, "
                         "memory, train (needs --batch), rf, kernel (default: output,params,macs,rf)")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("explain", help="the arithmetic behind one layer's or block's numbers, or the totals",
+                       description="Show how each number of a layer or block instance is worked out, with the "
+                                   "values put in: output size, parameters, MACs, FLOPs, receptive field and jump, "
+                                   "memory. Without LAYER (or with --totals), the network's totals.")
+    _network_arg(p)
+    p.add_argument("layer", nargs="?", metavar="LAYER", help="a layer or block instance, by name (see `cnndsl summary`)")
+    p.add_argument("--totals", action="store_true", help="explain the network's totals")
+    p.add_argument("--json", action="store_true", help="print the steps as JSON")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
     p.set_defaults(func=cmd_list)
@@ -283,6 +294,15 @@ def cmd_summary(args) -> int:
         print(summary_json(net, args.batch))
         return 0
     print_summary(net, _console(), args.depth, args.batch, columns)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from .teach.explain import explain, explain_json, explain_text
+    if args.totals and args.layer:
+        raise CnnError("give a LAYER or --totals, not both")
+    result = explain(load(args.network), None if args.totals else args.layer)
+    print(json.dumps(explain_json(result), indent=2) if args.json else explain_text(result), end="" if not args.json else "\n")
     return 0
 
 

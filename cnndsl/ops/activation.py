@@ -7,7 +7,7 @@ import numpy as np
 from ..kernels.lazy import kernel_module
 from ..kernels.schedule import over_batch
 from ..kernels.reference import elementwise as _reference
-from .base import Arg, Op, ShapeError, fmt_shape, numel
+from .base import Arg, Op, ShapeError, Step, fmt_shape, numel, times
 
 k = kernel_module("elementwise")
 _loss = kernel_module("loss")
@@ -25,6 +25,11 @@ class _Activation(Op):
 
     def flops(self, a, ins, out):
         return numel(out)
+
+    def explain_costs(self, a, ins, out):
+        flops = self.flops(a, ins, out)
+        return [Step("FLOPs", f"{flops // max(numel(out), 1)} · {times(*out)}" if flops else "0", flops,
+                     "one operation per element" if flops else "nothing is computed")]
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs
@@ -168,6 +173,9 @@ class Softmax(Op):
 
     def flops(self, a, ins, out):
         return 3 * numel(out)
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", f"3 · {out[0]}", self.flops(a, ins, out), "an exponential, a sum and a division per element")]
 
     def saves(self, a):
         return ("output",)

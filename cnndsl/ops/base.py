@@ -105,6 +105,43 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One line of `cnndsl explain`: what is worked out, the arithmetic with the values put in, the result,
+    and why it is so."""
+
+    what: str
+    formula: str
+    value: Any
+    why: str = ""
+    unit: str = ""  # "bytes", …
+
+
+def times(*factors) -> str:
+    """64·3·7·7"""
+    return "·".join(str(f) for f in factors)
+
+
+def window_steps(in_hw, kernel, stride, pad, dilation, ceil: bool, out_hw) -> list[Step]:
+    """The output size of a sliding window, one step per side (one when both read alike):
+    ⌊(in + 2·pad − d·(k − 1) − 1)/stride⌋ + 1, or ⌈…⌉ with ceil; with d = 1, (in + 2·pad − k)/stride + 1."""
+    steps = []
+    for side, n, k, s, p, d, out in zip(("height", "width"), in_hw, kernel, stride, pad, dilation, out_hw):
+        inner = f"{n}" + (f" + 2·{p}" if p else "") + (f" − {d}·({k} − 1) − 1" if d > 1 else f" − {k}")
+        if s > 1:
+            formula = f"⌈({inner})/{s}⌉ + 1" if ceil else f"⌊({inner})/{s}⌋ + 1"
+        else:
+            formula = f"{inner} + 1"
+        why = ("the number of window positions, the first at the top-left corner of the padded input"
+               + ("; ceil mode keeps a last, partial window if it starts inside the input" if ceil else ""))
+        if ceil and s > 1 and (-(-(n + 2 * p - d * (k - 1) - 1) // s)) + 1 != out:
+            why += " (here it would not, so one fewer)"
+        steps.append(Step(f"output {side}", formula, out, why))
+    if len(steps) == 2 and steps[0].formula == steps[1].formula:
+        steps = [Step("output height, width", steps[0].formula, steps[0].value, steps[0].why)]
+    return steps
+
+
 REGISTRY: dict[str, type["Op"]] = {}  # name → class, in the order the classes are defined
 
 
@@ -194,6 +231,17 @@ class Op:
     def describe(self, a: Attrs) -> str:
         """The op as a table row or a diagram node reads it: 'conv 64 3×3 /2'."""
         return self.name
+
+    # ---- the arithmetic behind the numbers (`cnndsl explain`) -------------------------------------
+    def explain_shape(self, a: Attrs, ins: list[Shape], out: Shape) -> list[Step]:
+        """How the output's shape follows from the input's."""
+        return [Step("output", "the input's shape", out, "element by element")]
+
+    def explain_costs(self, a: Attrs, ins: list[Shape], out: Shape) -> list[Step]:
+        """MACs and FLOPs with the numbers put in (parameters are explained from param_shapes)."""
+        macs, flops = self.macs(a, ins, out), self.flops(a, ins, out)
+        steps = [Step("MACs", str(macs), macs)] if macs else []
+        return steps + [Step("FLOPs", str(flops), flops, "" if flops else "no arithmetic")]
 
     def workspace(self, node: "Node", batch: int, threads: int, grad: bool) -> int:
         """Elements of scratch the op's kernels use at once (for the memory estimate); `node` is the

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..kernels import schedule
 from ..kernels.lazy import kernel_module
 from ..kernels.reference import conv as _reference
-from .base import Arg, ArgError, Attrs, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
+from .base import (Arg, ArgError, Attrs, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
+                   window_out, window_steps)
 
 _conv = kernel_module("conv")
 
@@ -99,6 +100,22 @@ class Conv(Op):
 
     def flops(self, a, ins, out):
         return 2 * self.macs(a, ins, out) + (numel(out) if a["bias"] else 0)
+
+    def explain_shape(self, a, ins, out):
+        return window_steps(ins[0][1:], a["kernel"], a["stride"], a["pad"], a["dilation"], False, out[1:]) + [
+            Step("channels", str(a["out_channels"]), out[0], "one output channel per filter")]
+
+    def explain_costs(self, a, ins, out):
+        f, oh, ow = out
+        cg, (kh, kw) = ins[0][0] // a["groups"], a["kernel"]
+        macs = self.macs(a, ins, out)
+        per = f"{ins[0][0]}/{a['groups']}" if a["groups"] > 1 else str(cg)
+        steps = [Step("MACs", f"{times(f, oh, ow)} · {times(per if a['groups'] > 1 else cg, kh, kw)}", macs,
+                      f"each of the {f}·{oh}·{ow} outputs is one multiply-add per weight of its filter"
+                      + (f" ({per} = {cg} input channels per group)" if a["groups"] > 1 else ""))]
+        bias = f" + {times(f, oh, ow)}" if a["bias"] else ""
+        return steps + [Step("FLOPs", f"2·{macs:,}{bias}", self.flops(a, ins, out),
+                             "a multiply and an add per MAC" + (", and one bias add per output" if bias else ""))]
 
     def window(self, a, ins):
         k = tuple(d * (k - 1) + 1 for d, k in zip(a["dilation"], a["kernel"]))

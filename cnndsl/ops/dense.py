@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.reference import dense as _reference
-from .base import Arg, Op, ShapeError, fmt_shape
+from .base import Arg, Op, ShapeError, Step, fmt_shape, times
 
 
 class Dense(Op):
@@ -43,6 +43,16 @@ class Dense(Op):
 
     def flops(self, a, ins, out):
         return 2 * self.macs(a, ins, out) + (out[0] if a["bias"] else 0)
+
+    def explain_shape(self, a, ins, out):
+        return [Step("output", str(a["out_features"]), out, "one value per output feature")]
+
+    def explain_costs(self, a, ins, out):
+        macs = self.macs(a, ins, out)
+        bias = f" + {out[0]}" if a["bias"] else ""
+        return [Step("MACs", times(ins[0][0], out[0]), macs, "every input feature meets every output feature once"),
+                Step("FLOPs", f"2·{macs:,}{bias}", self.flops(a, ins, out),
+                     "a multiply and an add per MAC" + (", and one bias add per output" if bias else ""))]
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, ShapeError, fmt_shape, numel
+from .base import Op, ShapeError, Step, fmt_shape, numel, times
 
 
 class Concat(Op):
@@ -21,6 +21,13 @@ class Concat(Op):
             raise ShapeError(f"`concat` inputs disagree on H×W: {shapes}",
                              "every branch must keep the same spatial size (check strides and padding)")
         return (sum(x[0] for x in ins),) + ins[0][1:]
+
+    def explain_shape(self, a, ins, out):
+        return [Step("channels", " + ".join(str(x[0]) for x in ins), out[0], "the inputs stacked along the channels"),
+                Step("output", fmt_shape(out), out, "every input keeps its height and width")]
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", "0", 0, "nothing is computed: the maps are laid side by side")]
 
     def forward(self, a, xs, params, ctx):
         return np.concatenate(xs, axis=1), [x.shape[1] for x in xs]
@@ -49,6 +56,10 @@ class Add(Op):
 
     def flops(self, a, ins, out):
         return (len(ins) - 1) * numel(out)
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", f"{len(ins) - 1} · {times(*out)}", self.flops(a, ins, out),
+                     "one add per element for each input after the first")]
 
     def forward(self, a, xs, params, ctx):
         y = xs[0] + xs[1]
@@ -86,6 +97,14 @@ class Mul(Op):
 
     def flops(self, a, ins, out):
         return (len(ins) - 1) * numel(out)
+
+    def explain_shape(self, a, ins, out):
+        return [Step("output", " ⊗ ".join(fmt_shape(x) for x in ins), out,
+                     "a dimension of 1 is repeated to match the other input's")]
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", f"{len(ins) - 1} · {times(*out)}", self.flops(a, ins, out),
+                     "one multiplication per output element for each input after the first")]
 
     def saves(self, a):
         return ("input",)

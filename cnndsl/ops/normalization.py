@@ -7,7 +7,7 @@ import numpy as np
 from ..kernels.lazy import kernel_module
 from ..kernels.schedule import over_batch, over_channels
 from ..kernels.reference import norm as _reference
-from .base import Arg, Op, ShapeError, fmt_shape, needs_image, numel
+from .base import Arg, Op, ShapeError, Step, fmt_shape, needs_image, numel, times
 
 _norm = kernel_module("normalization")
 
@@ -51,6 +51,11 @@ class LRN(Op):
 
     def flops(self, a, ins, out):
         return numel(out) * (2 * a["size"] + 3)
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", f"{times(*out)} · (2·{a['size']} + 3)", self.flops(a, ins, out),
+                     f"per element: the squares of {a['size']} neighbouring channels summed, then scaled, "
+                     "raised to β and divided")]
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs
@@ -114,6 +119,10 @@ class BatchNorm(Op):
 
     def flops(self, a, ins, out):
         return 2 * numel(out)
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", f"2 · {times(*out)}", self.flops(a, ins, out),
+                     "at inference a scale and a shift per element (γ/σ and β − γμ/σ folded per channel)")]
 
     def forward(self, a, xs, params, ctx):
         """Training: batch statistics, and the running ones updated (unbiased variance, as PyTorch);

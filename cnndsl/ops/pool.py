@@ -7,7 +7,8 @@ import numpy as np
 from ..kernels.lazy import kernel_module
 from ..kernels.schedule import over_batch
 from ..kernels.reference import pool as _reference
-from .base import SAME_AS_KERNEL, Arg, Op, ShapeError, fmt_shape, fmt_size, needs_image, numel, window_out
+from .base import (SAME_AS_KERNEL, Arg, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
+                   window_out, window_steps)
 from .conv import resolve_pad
 
 _pool = kernel_module("pool")
@@ -42,6 +43,14 @@ class _Pool(Op):
 
     def flops(self, a, ins, out):
         return numel(out) * a["kernel"][0] * a["kernel"][1]
+
+    def explain_shape(self, a, ins, out):
+        return window_steps(ins[0][1:], a["kernel"], a["stride"], a["pad"], (1, 1), a["ceil"], out[1:]) + [
+            Step("channels", str(ins[0][0]), out[0], "each channel is pooled on its own")]
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", f"{times(*out)} · {times(*a['kernel'])}", self.flops(a, ins, out),
+                     "each output reads its window: one comparison or add per element; no weights, no MACs")]
 
     def window(self, a, ins):
         return a["kernel"], a["stride"]
@@ -150,6 +159,12 @@ class _GlobalPool(Op):
 
     def flops(self, a, ins, out):
         return numel(ins[0])
+
+    def explain_shape(self, a, ins, out):
+        return [Step("output", f"{ins[0][0]}×1×1", out, "one value per channel, from a window as large as the map")]
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", times(*ins[0]), self.flops(a, ins, out), "one operation per input element")]
 
     def window(self, a, ins):
         return (ins[0][1], ins[0][2]), (1, 1)

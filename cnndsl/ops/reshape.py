@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Op, numel
+from .base import Op, Step, numel, times
 
 
 class Flatten(Op):
@@ -18,6 +18,12 @@ class Flatten(Op):
 
     def infer(self, a, ins):
         return (numel(ins[0]),)
+
+    def explain_shape(self, a, ins, out):
+        return [Step("output", times(*ins[0]), out, "every value of the map in one vector, channel by channel")]
+
+    def explain_costs(self, a, ins, out):
+        return [Step("FLOPs", "0", 0, "nothing is computed: the same numbers, read as a vector")]
 
     def window(self, a, ins):
         x = ins[0]
