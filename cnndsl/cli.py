@@ -24,6 +24,7 @@ EPILOG = """examples:
   cnndsl summary resnet50 --depth 1    per-layer table, blocks collapsed below depth 1
   cnndsl summary lenet5 --json         the same as JSON
   cnndsl explain resnet18 conv1        the arithmetic behind one layer's numbers
+  cnndsl compare vgg16 resnet50 --plot c.png   networks side by side, and a picture
   cnndsl render googlenet -o g.svg     draw it (.svg .png .pdf .dot); --depth 0 folds the blocks
   cnndsl run resnet18 --batch 8 --backward --repeat 3   time a training step, layer by layer
   cnndsl gradcheck lenet5              analytic gradients against float64 finite differences
@@ -149,6 +150,19 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--totals", action="store_true", help="explain the network's totals")
     p.add_argument("--json", action="store_true", help="print the steps as JSON")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("compare", help="networks side by side: params, MACs, memory, depth, receptive field",
+                       description="Compare networks: parameters (all, and at inference), MACs, FLOPs, activation "
+                                   "memory, the memory of a training step at --batch, depth, receptive field and "
+                                   "output shape. --layers aligns them layer by layer (by block and position).")
+    p.add_argument("networks", nargs="+", metavar="FILE|NAME", help="two or more .cnn files or shipped architectures")
+    p.add_argument("--batch", type=_positive, default=32, metavar="N",
+                   help="batch size for the training-memory row (default 32)")
+    p.add_argument("--layers", action="store_true", help="also align the networks layer by layer")
+    p.add_argument("--differences", action="store_true", help="with --layers: only the positions that differ")
+    p.add_argument("--plot", metavar="OUT.png", help="draw grouped bars of the costs and a params-vs-MACs scatter")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
     p.set_defaults(func=cmd_list)
@@ -306,6 +320,27 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .plots import formats
+    if args.plot:
+        check_outputs([(args.plot, "--plot", formats())])
+    nets = [load(n) for n in args.networks]
+    from .teach.compare import compare, compare_text, layer_rows, layers_text, plot
+    result = compare(nets, args.batch)
+    rows = layer_rows(nets) if args.layers or args.json else None
+    if args.json:
+        print(json.dumps(result | {"layers": rows}, indent=1))
+    else:
+        print(compare_text(result), end="")
+        if args.layers:
+            print()
+            print(layers_text(nets, rows, args.differences), end="")
+    if args.plot:
+        plot(result, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
 def cmd_list(args) -> int:
     from rich.table import Table
     table = Table(title="Shipped architectures (use the name wherever a FILE is expected)", title_justify="left")
@@ -399,7 +434,8 @@ def cmd_gradcheck(args) -> int:
 
 def cmd_train(args) -> int:
     from .training.data import load_data
-    from .training.trainer import TrainConfig, check_trainable, plot, plot_formats, train, write_metrics
+    from .plots import formats as plot_formats
+    from .training.trainer import TrainConfig, check_trainable, plot, train, write_metrics
     if args.resume and not args.checkpoint:
         raise CnnError("--resume needs --checkpoint PATH", hint="the checkpoint to continue from")
     check_outputs([(args.metrics, "--metrics", None), (args.plot, "--plot", plot_formats() if args.plot else None),

@@ -223,9 +223,8 @@ def write_metrics(path: str | Path, history: History) -> None:
 
 def plot(path: str | Path, history: History, title: str) -> None:
     """Loss (train, validation) and validation accuracy against the epoch."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plots import pyplot, save
+    plt = pyplot()
     epochs = [e["epoch"] for e in history.epochs]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     ax1.plot(epochs, [e["train_loss"] for e in history.epochs], "o-", label="train")
@@ -238,18 +237,6 @@ def plot(path: str | Path, history: History, title: str) -> None:
     ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax2.legend(loc="lower right")
     for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title)
-    fig.tight_layout()
-    fmt = Path(path).suffix.lstrip(".").lower()
-    try:
-        write_with(path, lambda f: fig.savefig(f, dpi=110, format=fmt), "plot")
-    finally:
-        plt.close(fig)
-
-
-def plot_formats() -> tuple[str, ...]:
-    """The extensions `--plot` accepts: matplotlib's file formats."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    return tuple(sorted(f".{ext}" for ext in FigureCanvasAgg.get_supported_filetypes()))
+    save(fig, path)
