@@ -25,6 +25,7 @@ EPILOG = """examples:
   cnndsl summary lenet5 --json         the same as JSON
   cnndsl explain resnet18 conv1        the arithmetic behind one layer's numbers
   cnndsl compare vgg16 resnet50 --plot c.png   networks side by side, and a picture
+  cnndsl gradflow plain.cnn residual.cnn -o flow.png   gradient norms layer by layer
   cnndsl render googlenet -o g.svg     draw it (.svg .png .pdf .dot); --depth 0 folds the blocks
   cnndsl run resnet18 --batch 8 --backward --repeat 3   time a training step, layer by layer
   cnndsl gradcheck lenet5              analytic gradients against float64 finite differences
@@ -50,12 +51,12 @@ def _positive(text: str) -> int:
     return _whole(text, 1)
 
 
-def _at_most(high: int):
-    """A whole number from 1 to `high`: a count so large it could only be a slip is refused, not run."""
+def _at_most(high: int, least: int = 1):
+    """A whole number from `least` to `high`: a count so large it could only be a slip is refused, not run."""
     def parse(text: str) -> int:
-        value = _whole(text, 1)
+        value = _whole(text, least)
         if value > high:
-            raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {high:,}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a whole number from {least} to {high:,}, got {text!r}")
         return value
     return parse
 
@@ -163,6 +164,23 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="OUT.png", help="draw grouped bars of the costs and a params-vs-MACs scatter")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("gradflow", help="the gradient's norm layer by layer, at initialization and after training",
+                       description="For each weight layer of the main path, from the input to the output: the norm of "
+                                   "its weight gradient and of the gradient of the activation it reads, at "
+                                   "initialization and after --steps steps of Adam on --data. Every network sees "
+                                   "the same images and labels.")
+    p.add_argument("networks", nargs="+", metavar="FILE|NAME", help="one or more classifiers")
+    p.add_argument("--steps", type=_at_most(100_000, 0), default=100, metavar="N",
+                   help="training steps (default 100; 0: at initialization only)")
+    p.add_argument("--every", type=_positive, default=None, metavar="K", help="also measure every K steps")
+    p.add_argument("--data", default="digits", metavar="digits|PATH", help="as for `cnndsl train` (default digits)")
+    p.add_argument("--batch", type=_positive, default=32, metavar="N", help="batch size (default 32)")
+    p.add_argument("--lr", type=_rate, default=1e-3, help="Adam's learning rate (default 1e-3)")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the weights and the order of the images")
+    p.add_argument("-o", "--output", metavar="FLOW.png", help="plot the norms (log scale) and the loss curves")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.set_defaults(func=cmd_gradflow)
 
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
     p.set_defaults(func=cmd_list)
@@ -338,6 +356,24 @@ def cmd_compare(args) -> int:
     if args.plot:
         plot(result, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_gradflow(args) -> int:
+    from .plots import formats
+    check_outputs([(args.output, "--output", formats() if args.output else None)])
+    nets = [load(n) for n in args.networks]
+    for net in nets:
+        net.check_memory(args.batch, mode="train", backward=True, optimizer="adam")
+    from .teach.gradflow import flow_text, gradflow, plot
+    flows = gradflow(nets, args.steps, args.data, args.batch, args.lr, args.seed, args.every)
+    if args.json:
+        print(json.dumps({"steps": args.steps, "batch": args.batch, "networks": [f.to_dict() for f in flows]}))
+    else:
+        print(flow_text(flows, args.steps), end="")
+    if args.output:
+        plot(flows, args.output, args.steps)
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 

@@ -181,11 +181,11 @@ class Network:
         grad=True starts a new backward and empties `grads` (as PyTorch's zero_grad before a step)."""
         return self.engine.forward(x, mode=mode, grad=grad, seed=seed)
 
-    def backward(self, dy=None, input_grad: bool = True):
+    def backward(self, dy=None, input_grad: bool = True, observe=None):
         """Back-propagate dy through the last forward (or, without dy, the last `loss`); returns the
         input's gradient (None with input_grad=False, which spares the first layer that work) and fills
-        `grads`."""
-        return self.engine.backward(dy, input_grad=input_grad)
+        `grads`. observe(node, gradient) sees each layer's output gradient on the way (gradflow uses it)."""
+        return self.engine.backward(dy, input_grad=input_grad, observe=observe)
 
     def logits(self, x, mode: str = "eval") -> "np.ndarray":
         """The main output's values before a trailing softmax (the class scores), keeping nothing."""

@@ -211,7 +211,7 @@ class Engine:
 
     # ---- backward --------------------------------------------------------------------------------
     def backward(self, dy: np.ndarray | None = None, profile: dict[str, float] | None = None,
-                 input_grad: bool = True) -> np.ndarray | None:
+                 input_grad: bool = True, observe=None) -> np.ndarray | None:
         """Back-propagate dy (the gradient of the main output, as y.backward(dy)); without dy, the
         gradient of the last `loss`. Parameter gradients land in `grads`; returns the input's
         (None with input_grad=False, which spares the first layers that work)."""
@@ -228,12 +228,14 @@ class Engine:
             if dy.shape != expected:
                 raise CnnError(f"the output gradient has shape {fmt_shape(dy.shape)}, expected {fmt_shape(expected)}")
             seeds = {out: np.ascontiguousarray(dy, dtype=self.dtype)}
-        return self.backward_from(seeds, profile, input_grad)
+        return self.backward_from(seeds, profile, input_grad, observe)
 
     def backward_from(self, seeds: dict[str, np.ndarray], profile: dict[str, float] | None = None,
-                      input_grad: bool = True) -> np.ndarray | None:
+                      input_grad: bool = True, observe=None) -> np.ndarray | None:
         """Back-propagate gradients given at any outputs of the last forward ({node: gradient of its
-        output}, e.g. the main output and the aux heads'); returns the input's gradient."""
+        output}, e.g. the main output and the aux heads'); returns the input's gradient. observe(node,
+        gradient), if given, sees each node's complete output gradient before the node back-propagates it
+        (read it, do not keep or change it: the array is reused)."""
         if self._tape is None:
             raise CnnError("backward needs a forward pass with grad=True first")
         tape, nodes, ctx = self._tape["tape"], self._tape["nodes"], self._tape["ctx"]
@@ -244,6 +246,8 @@ class Engine:
             g = pending.pop(node, None)
             if g is None:
                 continue
+            if observe is not None:
+                observe(node, g)
             data = self.g.nodes[node]["node"]
             ctx.state = self.state.get(node, {})
             ctx.need_dx = input_grad or "input" not in data.inputs
