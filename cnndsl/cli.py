@@ -26,6 +26,7 @@ EPILOG = """examples:
   cnndsl explain resnet18 conv1        the arithmetic behind one layer's numbers
   cnndsl compare vgg16 resnet50 --plot c.png   networks side by side, and a picture
   cnndsl gradflow plain.cnn residual.cnn -o flow.png   gradient norms layer by layer
+  cnndsl show lenet5 --weights w.npz -o maps.png       one image's filters and feature maps
   cnndsl render googlenet -o g.svg     draw it (.svg .png .pdf .dot); --depth 0 folds the blocks
   cnndsl run resnet18 --batch 8 --backward --repeat 3   time a training step, layer by layer
   cnndsl gradcheck lenet5              analytic gradients against float64 finite differences
@@ -45,6 +46,10 @@ def _whole(text: str, least: int) -> int:
     if value is None or value < least:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ {least}, got {text!r}")
     return value
+
+
+def _whole_or_zero(text: str) -> int:
+    return _whole(text, 0)
 
 
 def _positive(text: str) -> int:
@@ -140,6 +145,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", default=None, metavar="A,B,…",
                    help="the columns after layer and op, in order: input, output, params, params%%, macs, flops, "
                         "memory, train (needs --batch), rf, kernel (default: output,params,macs,rf)")
+    p.add_argument("--args", action="store_true",
+                   help="one row per block instance, its arguments in columns named after the block's parameters "
+                        "(GoogLeNet's Table 1); blocks nested deeper than --depth (default 0) fold")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("explain", help="the arithmetic behind one layer's or block's numbers, or the totals",
@@ -181,6 +189,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FLOW.png", help="plot the norms (log scale) and the loss curves")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=cmd_gradflow)
+
+    p = sub.add_parser("show", help="draw one image's feature maps and each conv layer's filters",
+                       description="For one test image: the input, each conv layer's first filters and the feature "
+                                   "maps they make (after the layer's activation), and the network's answer. Use the "
+                                   "weights of a trained network (`cnndsl train … --save-weights W.npz`).")
+    _network_arg(p)
+    p.add_argument("-o", "--output", required=True, metavar="MAPS.png", help="the picture to write")
+    p.add_argument("--weights", metavar="W.npz", help="trained weights (without: fresh random ones, and a note)")
+    p.add_argument("--image", type=_whole_or_zero, default=0, metavar="K", help="which test image (default 0)")
+    p.add_argument("--data", default="digits", metavar="digits|PATH", help="as for `cnndsl train` (default digits)")
+    p.add_argument("--maps", type=_at_most(32), default=8, metavar="N", help="filters and maps per layer (default 8)")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
     p.set_defaults(func=cmd_list)
@@ -321,7 +341,13 @@ def cmd_summary(args) -> int:
     if "train" in columns and not args.batch:
         raise CnnError("--columns train needs --batch N: the memory of a training step depends on the batch")
     net = load(args.network)
-    from .summary import print_summary, summary_json
+    from .summary import args_table, args_text, print_summary, summary_json
+    if args.args:
+        if args.json:
+            print(json.dumps(args_table(net, args.depth or 0), indent=1))
+        else:
+            print(args_text(net, args.depth or 0), end="")
+        return 0
     if args.json:
         print(summary_json(net, args.batch))
         return 0
@@ -374,6 +400,28 @@ def cmd_gradflow(args) -> int:
     if args.output:
         plot(flows, args.output, args.steps)
         print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .plots import formats
+    check_outputs([(args.output, "--output", formats())])
+    net = load(args.network)
+    from .teach.show import show
+    from .training.data import load_data
+    if args.weights:
+        net.load_weights(args.weights)
+    else:
+        net.init(0)
+        print("note: no --weights: the filters are random (train first: `cnndsl train NET --save-weights W.npz`)",
+              file=sys.stderr)
+    data = load_data(args.data, net.input_shape, net.output_shape[0])
+    if args.image >= len(data.test.y):
+        raise CnnError(f"--image {args.image}: the test set has {len(data.test.y)} images (0…{len(data.test.y) - 1})")
+    drawn = show(net, data.test.x[args.image], int(data.test.y[args.image]), args.output, args.maps)
+    print(f"test image {args.image}: label {drawn['label']}, answer {drawn['answer']} "
+          f"({100 * drawn['probability']:.1f} %); {len(drawn['layers'])} conv layers drawn")
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 

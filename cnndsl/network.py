@@ -187,6 +187,16 @@ class Network:
         `grads`. observe(node, gradient) sees each layer's output gradient on the way (gradflow uses it)."""
         return self.engine.backward(dy, input_grad=input_grad, observe=observe)
 
+    def activations(self, x, layers, mode: str = "eval") -> dict:
+        """The outputs of the named layers for a batch x (inference by default), keeping nothing else."""
+        missing = [n for n in layers if n not in self.graph or n == "input"]
+        if missing:
+            raise CnnError(f"no layer named '{clip(missing[0])}'{suggest(missing[0], self.layers)}")
+        self.engine.forward(x, mode=mode, grad=False, keep=tuple(layers))
+        kept = self.engine.kept
+        self.engine.kept = {}
+        return kept
+
     def logits(self, x, mode: str = "eval") -> "np.ndarray":
         """The main output's values before a trailing softmax (the class scores), keeping nothing."""
         self.engine.forward(x, mode=mode, grad=False)

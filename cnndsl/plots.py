@@ -19,11 +19,12 @@ def pyplot():
     return plt
 
 
-def save(fig, path: str | Path, what: str = "plot") -> None:
+def save(fig, path: str | Path, what: str = "plot", tight: bool = True) -> None:
     import matplotlib.pyplot as plt
     fmt = Path(path).suffix.lstrip(".").lower()
     try:
-        fig.tight_layout()
+        if tight:
+            fig.tight_layout()
         write_with(path, lambda f: fig.savefig(f, format=fmt, dpi=110, metadata=_metadata(fmt)), what)
     finally:
         plt.close(fig)

@@ -231,6 +231,55 @@ def table_rows(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, 
     return rows
 
 
+def args_table(net: Network, depth: int = 0) -> dict:
+    """The summary by block arguments: one row per block instance nested at most `depth` deep (and per
+    layer outside them), each instance's arguments in columns named after its block's parameters —
+    GoogLeNet's gives the paper's Table 1, ResNet's its stage table."""
+    nodes = dict(net.graph.nodes(data="node"))
+    blocks = block_totals(net)
+    names: list[str] = []
+    rows, opened = [], set()
+    for n in net.layers:
+        node = nodes[n]
+        for b in node.blocks:
+            info = blocks[b]
+            if b in opened or info["depth"] > depth:
+                continue
+            opened.add(b)
+            names += [k for k in info["args"] if k not in names]
+            last = nodes[info["last"]]
+            rows.append({"name": b, "op": info["block"], "output": list(last.shape), "args": dict(info["args"]),
+                         "params": info["params"], "macs": info["macs"], "train_only": bool(info["aux"]), "depth": info["depth"]})
+        if len(node.blocks) > depth:
+            continue
+        rows.append({"name": n, "op": describe(node), "output": list(node.shape), "args": {}, "params": node.n_params,
+                     "macs": node.macs, "train_only": node.train_only, "depth": len(node.blocks)})
+    return {"parameters": names, "rows": rows}
+
+
+def args_text(net: Network, depth: int = 0) -> str:
+    table = args_table(net, depth)
+    names = table["parameters"]
+    columns = (("Layer", "left"), ("Block / op", "left"), ("Output", "right")) + tuple((k, "right") for k in names) + (
+        ("Params", "right"), ("MACs", "right"))
+    body = []
+    for r in table["rows"]:
+        cells = ("  " * r["depth"] + r["name"] + (" (train)" if r["train_only"] else ""), r["op"], fmt_shape(r["output"]))
+        cells += tuple(show_arg(r["args"][k]) if k in r["args"] else "" for k in names)
+        cells += (f"{r['params']:,}" if r["params"] else "", f"{r['macs']:,}" if r["macs"] else "")
+        body.append((cells, None))
+    title = f"{net.name} — by block arguments (blocks nested deeper than {depth} folded)"
+    return "\n".join(line.rstrip() for line in table_lines(title, columns, body) + [""] + footer_lines(net)) + "\n"
+
+
+def show_arg(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return str(value)
+
+
 def header_of(columns) -> tuple[tuple[str, str], ...]:
     return (("Layer", "left"), ("Op", "left")) + tuple((COLUMNS_BY_KEY[k].header, COLUMNS_BY_KEY[k].justify)
                                                       for k in columns)

@@ -41,6 +41,7 @@ class Engine:
         self._tape: dict | None = None
         self._loss_seeds: dict[str, np.ndarray] = {}
         self.outputs: dict[str, np.ndarray] = {}
+        self.kept: dict[str, np.ndarray] = {}  # the outputs forward(keep=…) asked for
         self.logits: dict[str, np.ndarray] = {}
         self.input_grad: np.ndarray | None = None
 
@@ -136,9 +137,11 @@ class Engine:
         return [n for n in self.g if n != "input" and (training or not self.g.nodes[n]["node"].train_only)]
 
     def forward(self, x: np.ndarray, mode: str = "eval", grad: bool = True, seed: int | None = None,
-                check_finite: bool = True, profile: dict[str, float] | None = None) -> np.ndarray:
+                check_finite: bool = True, profile: dict[str, float] | None = None,
+                keep: tuple[str, ...] = ()) -> np.ndarray:
         """Run the network on a batch x (N, C, H, W); returns the main output. With grad, what
-        backward needs is kept; in train mode the aux heads run too (see `outputs`)."""
+        backward needs is kept; in train mode the aux heads run too (see `outputs`). The outputs of the
+        layers in `keep` stay too (in `kept`), e.g. feature maps to look at."""
         if mode not in MODES:
             raise CnnError(f"mode must be 'eval' or 'train', not {mode!r}")
         if not self.params and any(self.g.nodes[n]["node"].params for n in self.g):
@@ -153,7 +156,7 @@ class Engine:
         if check_finite and not finite(x):
             raise CnnError("the input contains NaN or Inf", hint="clean the data before running the network")
         ends = [self.g.graph["output"]] + ([h["node"] for h in self.g.graph["aux_heads"]] if training else [])
-        keep_out = set(ends) | {self._logits(e) for e in ends}
+        keep_out = set(ends) | {self._logits(e) for e in ends} | set(keep)
         running = set(nodes)
         uses = {n: sum(1 for s in self.g.successors(n) if s in running) for n in self.g}
         acts: dict[str, np.ndarray] = {"input": x}
@@ -180,6 +183,7 @@ class Engine:
                 if uses[i] <= 0 and i not in keep_out:
                     del acts[i]
         self.outputs = {e: acts[e] for e in ends}
+        self.kept = {k: acts[k] for k in keep if k in acts}
         self.logits = {e: acts[self._logits(e)] for e in ends}
         self._tape = {"tape": tape, "nodes": nodes, "ctx": ctx, "check": check_finite,
                       "x_shape": x.shape} if grad else None
@@ -189,6 +193,7 @@ class Engine:
     def release(self) -> None:
         """Drop the last forward's tape, outputs and gradients (the weights stay)."""
         self._tape, self._loss_seeds, self.outputs, self.logits, self.grads = None, {}, {}, {}, {}
+        self.kept = {}
         self.input_grad = None
 
     def _logits(self, end: str) -> str:
