@@ -120,6 +120,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
+def _side_by_side_args(p: argparse.ArgumentParser, steps: tuple[int, int], every: int | None) -> None:
+    """The arguments of the commands that train several networks on the same batches (gradflow, race)."""
+    default, least = steps
+    p.add_argument("networks", nargs="+", metavar="FILE|NAME", help="one or more classifiers")
+    p.add_argument("--steps", type=_at_most(100_000, least), default=default, metavar="N",
+                   help=f"training steps (default {default}" + ("; 0: at initialization only)" if least == 0 else ")"))
+    p.add_argument("--every", type=_positive, default=every, metavar="K",
+                   help=f"measure every K steps (default {every})" if every else "also measure every K steps")
+    p.add_argument("--data", default="digits", metavar="digits|PATH", help="as for `cnndsl train` (default digits)")
+    p.add_argument("--batch", type=_positive, default=32, metavar="N", help="batch size (default 32)")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds the weights and the order of the images")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cnndsl", description="Write a convolutional network as text, count what it costs, draw it, run it.",
@@ -145,6 +158,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", default=None, metavar="A,B,…",
                    help="the columns after layer and op, in order: input, output, params, params%%, macs, flops, "
                         "memory, train (needs --batch), rf, kernel (default: output,params,macs,rf)")
+    p.add_argument("--plot", metavar="OUT.png",
+                   help="draw each layer's parameters and MACs side by side (blocks folded below --depth)")
     p.add_argument("--args", action="store_true",
                    help="one row per block instance, its arguments in columns named after the block's parameters "
                         "(GoogLeNet's Table 1); blocks nested deeper than --depth (default 0) fold")
@@ -178,15 +193,10 @@ def make_parser() -> argparse.ArgumentParser:
                                    "its weight gradient and of the gradient of the activation it reads, at "
                                    "initialization and after --steps steps of Adam on --data. Every network sees "
                                    "the same images and labels.")
-    p.add_argument("networks", nargs="+", metavar="FILE|NAME", help="one or more classifiers")
-    p.add_argument("--steps", type=_at_most(100_000, 0), default=100, metavar="N",
-                   help="training steps (default 100; 0: at initialization only)")
-    p.add_argument("--every", type=_positive, default=None, metavar="K", help="also measure every K steps")
-    p.add_argument("--data", default="digits", metavar="digits|PATH", help="as for `cnndsl train` (default digits)")
-    p.add_argument("--batch", type=_positive, default=32, metavar="N", help="batch size (default 32)")
+    _side_by_side_args(p, steps=(100, 0), every=None)
     p.add_argument("--lr", type=_rate, default=1e-3, help="Adam's learning rate (default 1e-3)")
-    p.add_argument("--seed", type=_seed, default=0, help="seeds the weights and the order of the images")
     p.add_argument("-o", "--output", metavar="FLOW.png", help="plot the norms (log scale) and the loss curves")
+    p.add_argument("--layers", action="store_true", help="print every layer's norms, not one line per network")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=cmd_gradflow)
 
@@ -201,6 +211,26 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="digits", metavar="digits|PATH", help="as for `cnndsl train` (default digits)")
     p.add_argument("--maps", type=_at_most(32), default=8, metavar="N", help="filters and maps per layer (default 8)")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("race", help="train networks side by side: accuracy against step and against seconds",
+                       description="Train several classifiers on the same batches (Adam) and measure, every --every "
+                                   "steps, the accuracy on the validation images and on training images: which "
+                                   "learns faster per step and per second, and how wide the train/validation gap is.")
+    _side_by_side_args(p, steps=(300, 1), every=25)
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="adam (default) or sgd with momentum 0.9")
+    p.add_argument("--lr", type=_rate, default=None, help="learning rate (default 1e-3 for adam, 0.01 for sgd)")
+    p.add_argument("-o", "--output", metavar="RACE.png", help="plot the accuracy curves")
+    p.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    p.set_defaults(func=cmd_race)
+
+    p = sub.add_parser("lessons", help="list the lessons, or build them (their outputs and figures)",
+                       description="The lessons of docs/lessons/: each question answered by cnndsl commands, their "
+                                   "outputs and a figure. --build runs every command of the lessons' sources and "
+                                   "writes the lessons and their figures.")
+    p.add_argument("--build", action="store_true", help="run the lessons' commands and write the lessons")
+    p.add_argument("--dir", default="docs/lessons", metavar="DIR", help="the lessons' folder (default docs/lessons)")
+    p.add_argument("only", nargs="*", metavar="NN", help="build only these lessons (by number, e.g. 05)")
+    p.set_defaults(func=cmd_lessons)
 
     p = sub.add_parser("list", help="the shipped architectures with their sizes")
     p.set_defaults(func=cmd_list)
@@ -340,7 +370,14 @@ def cmd_summary(args) -> int:
     columns = parse_columns(args.columns) if args.columns else DEFAULT_COLUMNS
     if "train" in columns and not args.batch:
         raise CnnError("--columns train needs --batch N: the memory of a training step depends on the batch")
+    if args.plot:
+        from .plots import formats
+        check_outputs([(args.plot, "--plot", formats())])
     net = load(args.network)
+    if args.plot:
+        from .teach.compare import plot_layers
+        plot_layers(net, args.plot, args.depth)
+        print(f"wrote {args.plot}", file=sys.stderr)
     from .summary import args_table, args_text, print_summary, summary_json
     if args.args:
         if args.json:
@@ -391,12 +428,12 @@ def cmd_gradflow(args) -> int:
     nets = [load(n) for n in args.networks]
     for net in nets:
         net.check_memory(args.batch, mode="train", backward=True, optimizer="adam")
-    from .teach.gradflow import flow_text, gradflow, plot
+    from .teach.gradflow import flow_summary, flow_text, gradflow, plot
     flows = gradflow(nets, args.steps, args.data, args.batch, args.lr, args.seed, args.every)
     if args.json:
         print(json.dumps({"steps": args.steps, "batch": args.batch, "networks": [f.to_dict() for f in flows]}))
     else:
-        print(flow_text(flows, args.steps), end="")
+        print((flow_text if args.layers else flow_summary)(flows, args.steps), end="")
     if args.output:
         plot(flows, args.output, args.steps)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -422,6 +459,36 @@ def cmd_show(args) -> int:
     print(f"test image {args.image}: label {drawn['label']}, answer {drawn['answer']} "
           f"({100 * drawn['probability']:.1f} %); {len(drawn['layers'])} conv layers drawn")
     print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_race(args) -> int:
+    from .plots import formats
+    check_outputs([(args.output, "--output", formats() if args.output else None)])
+    nets = [load(n) for n in args.networks]
+    for net in nets:
+        net.check_memory(args.batch, mode="train", backward=True, optimizer="adam")
+    from .teach.race import plot, race, race_text
+    runs = race(nets, args.steps, args.every, args.data, args.batch, args.lr, args.seed, args.optimizer)
+    print(json.dumps({"networks": [r.to_dict() for r in runs]}) if args.json else race_text(runs), end="\n" if args.json else "")
+    if args.output:
+        plot(runs, args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_lessons(args) -> int:
+    from pathlib import Path
+
+    from .teach.lessons import build, sources
+    folder = Path(args.dir)
+    if not args.build:
+        for src in sources(folder):
+            title = next((line.lstrip("# ").strip() for line in src.read_text().splitlines() if line.startswith("# ")), "")
+            print(f"{src.stem:<28} {title}")
+        return 0
+    times = build(folder, args.only or None, log=lambda line: print(line, file=sys.stderr))
+    print(f"built {len(times)} lessons in {sum(times.values()):.0f} s")
     return 0
 
 

@@ -75,13 +75,38 @@ def compare_rows(result: dict) -> list[tuple[str, ...]]:
     return rows
 
 
+TRANSPOSE_AT = 5  # from this many networks on, one row per network (a column each would be too wide)
+
+
 def compare_text(result: dict) -> str:
     from ..summary import table_lines
+    if len(result["networks"]) >= TRANSPOSE_AT:
+        return _by_network_text(result)
     names = [m["name"] for m in result["networks"]]
     columns = (("", "left"),) + tuple((n, "right") for n in names)
     rows = [(r, None) for r in compare_rows(result)]
     note = f"ratios against {names[0]}" if len(names) > 1 else ""
     lines = table_lines("Networks side by side" + (f" ({note})" if note else ""), columns, rows)
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _by_network_text(result: dict) -> str:
+    from ..summary import table_lines
+    keys = [(k, label, unit) for k, label, unit in METRICS if k != "output"]
+    heads = {"params": "Params", "inference_params": "Inference", "macs": "MACs", "flops": "FLOPs",
+             "activations": "Activations", "training_memory": f"Train (b{result['batch']})", "depth": "Depth",
+             "layers": "Layers", "receptive_field": "RF"}
+    columns = (("Network", "left"),) + tuple((heads[k], "right") for k, _, _ in keys)
+    rows = []
+    for m in result["networks"]:
+        cells = [m["name"]]
+        for k, _, unit in keys:
+            v = m[k]
+            cells.append(fmt_rf(tuple(v)) if k == "receptive_field" else str(v) if k in ("depth", "layers")
+                         else human(v, unit))
+        rows.append((tuple(cells), None))
+    lines = table_lines("Networks side by side (per image; training memory: a step with Adam at batch "
+                        f"{result['batch']})", columns, rows)
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
@@ -153,28 +178,32 @@ def plot(result: dict, path) -> None:
     from ..plots import human_axis, pyplot, save, short
     plt = pyplot()
     nets = result["networks"]
-    fig, (bars, scatter) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    many = len(nets) > 6
+    colours = plt.get_cmap("tab20" if len(nets) > 10 else "tab10")
+    colour = lambda i: colours(i % colours.N)  # noqa: E731
+    fig, (bars, scatter) = plt.subplots(1, 2, figsize=(13, 5.4) if many else (11, 4.6),
+                                        gridspec_kw={"width_ratios": [1.3, 1] if many else [1.5, 1]})
     width = 0.8 / len(nets)
     values = [m[k] for m in nets for k, _ in BARS if m[k] > 0]
     log = bool(values) and max(values) / min(values) > 30
     for i, m in enumerate(nets):
         xs = [j + (i - (len(nets) - 1) / 2) * width for j in range(len(BARS))]
-        rects = bars.bar(xs, [max(m[k], 1e-9) for k, _ in BARS], width, label=m["name"], color=f"C{i % 10}")
-        bars.bar_label(rects, [short(m[k]) for k, _ in BARS], fontsize=7, padding=2, rotation=90)
+        rects = bars.bar(xs, [max(m[k], 1e-9) for k, _ in BARS], width, label=m["name"], color=colour(i))
+        if not many:
+            bars.bar_label(rects, [short(m[k]) for k, _ in BARS], fontsize=7, padding=2, rotation=90)
     bars.set_xticks(range(len(BARS)), [label for _, label in BARS], fontsize=9)
     if log:
         bars.set_yscale("log")
-        bars.set_ylim(top=bars.get_ylim()[1] * 8)
+        bars.set_ylim(top=bars.get_ylim()[1] * (2 if many else 8))
     else:
         bars.set_ylim(top=bars.get_ylim()[1] * 1.25)
         human_axis(bars)
     bars.set_ylabel("count or bytes" + (" (log scale)" if log else ""))
     bars.set_title(f"What each network costs (training memory: Adam, batch {result['batch']})")
-    bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(nets), 5), frameon=False)
+    bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(len(nets), 6 if many else 5), frameon=False)
     bars.grid(axis="x", visible=False)
     for i, m in enumerate(nets):
-        scatter.scatter(m["macs"], m["params"], s=60, color=f"C{i % 10}", zorder=3)
-        scatter.annotate(m["name"], (m["macs"], m["params"]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+        scatter.scatter(m["macs"], m["params"], s=50, color=colour(i), zorder=3, edgecolor="white", linewidth=0.5)
     spread = lambda k: max(m[k] for m in nets) / max(min(m[k] for m in nets), 1)  # noqa: E731
     if spread("macs") > 30:
         scatter.set_xscale("log")
@@ -185,10 +214,30 @@ def plot(result: dict, path) -> None:
     else:
         human_axis(scatter)
     _pad_limits(scatter, [m["macs"] for m in nets], [m["params"] for m in nets])
+    _labels(fig, scatter, [(m["macs"], m["params"], m["name"]) for m in nets])
     scatter.set_xlabel("MACs per image" + (" (log)" if spread("macs") > 30 else ""))
     scatter.set_ylabel("parameters" + (" (log)" if spread("params") > 30 else ""))
     scatter.set_title("Parameters are not compute")
     save(fig, path)
+
+
+def _labels(fig, ax, points) -> None:
+    """Each point's name beside it, at the first of a few offsets where it overlaps no name placed yet."""
+    offsets = [(6, 4), (6, -11), (-8, 5), (-8, -12), (6, 14), (6, -21), (-8, 15), (-8, -22)]
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for x, y, name in sorted(points, key=lambda p: (-p[1], p[0])):
+        for dx, dy in offsets:
+            text = ax.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
+                               ha="left" if dx > 0 else "right")
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            text.remove()
+        else:
+            placed.append(ax.annotate(name, (x, y), textcoords="offset points", xytext=offsets[0], fontsize=8)
+                          .get_window_extent(renderer))
 
 
 def _pad_limits(ax, xs, ys) -> None:
@@ -200,3 +249,29 @@ def _pad_limits(ax, xs, ys) -> None:
         else:
             span = (hi - lo) or max(hi, 1)
             set_(max(lo - 0.15 * span, 0), hi + 0.35 * span)
+
+
+def plot_layers(net, path, depth: int | None = None) -> None:
+    """Parameters and MACs of each layer (or block instance, folded below `depth`) side by side, on a log
+    axis: where a network's parameters sit and where its compute does."""
+    from ..plots import pyplot, save, short
+    from ..summary import args_table
+    rows = [r for r in args_table(net, depth if depth is not None else 99)["rows"] if r["params"] or r["macs"]]
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.55 * len(rows) + 2), 4.4))
+    xs = range(len(rows))
+    total_p, total_m = max(net.param_count, 1), max(net.macs, 1)
+    for offset, key, label, colour, total in ((-0.2, "params", "parameters", "C0", total_p),
+                                              (0.2, "macs", "MACs per image", "C3", total_m)):
+        values = [max(r[key], 0.5) for r in rows]
+        bars = ax.bar([x + offset for x in xs], values, 0.4, label=label, color=colour)
+        ax.bar_label(bars, [f"{short(r[key])}\n{100 * r[key] / total:.0f}%" if r[key] else "" for r in rows],
+                     fontsize=7, padding=1)
+    ax.set_yscale("log")
+    ax.set_ylim(0.5, max(max(r["params"], r["macs"]) for r in rows) * 20)
+    ax.set_xticks(list(xs), [r["name"] for r in rows], rotation=30 if len(rows) > 6 else 0, ha="right" if len(rows) > 6 else "center")
+    ax.set_ylabel("count (log scale)")
+    ax.set_title(f"{net.name}: parameters vs compute, layer by layer\n(each bar: its count and its share of the network's total)")
+    ax.legend(loc="upper left")
+    ax.grid(axis="x", visible=False)
+    save(fig, path)

@@ -96,6 +96,37 @@ def gradflow(nets: list, steps: int = 0, data: str = "digits", batch: int = 32, 
     return flows
 
 
+def spread(values: list[float]) -> float:
+    """The largest norm over the smallest (layers that got none left out)."""
+    got = [v for v in values if v > 0]
+    return max(got) / min(got) if got else float("nan")
+
+
+def flow_summary(flows: list[Flow], steps: int) -> str:
+    """One line per network: the weight-gradient norms of its first and last layers, their ratio, the
+    spread over all layers, at initialization and after training, and the loss."""
+    from ..summary import table_lines
+    marks = [0] + ([steps] if steps else [])
+    columns = [("network", "left"), ("layers", "right")]
+    for s in marks:
+        columns += [(f"first ‖∂L/∂W‖ @{s}", "right"), (f"last @{s}", "right"), (f"first/last @{s}", "right"),
+                    (f"max/min @{s}", "right")]
+    if steps:
+        columns += [("loss, first 10", "right"), ("loss, last 10", "right")]
+    rows = []
+    for f in flows:
+        cells = [f.name, str(len(f.layers))]
+        for s in marks:
+            w = f.weight[s]
+            cells += [f"{w[0]:.3g}", f"{w[-1]:.3g}", f"{w[0] / w[-1]:.3g}" if w[-1] else "—", f"{spread(w):.3g}"]
+        if steps:
+            head, tail = f.loss[:10], f.loss[-10:]
+            cells += [f"{sum(head) / len(head):.3f}", f"{sum(tail) / len(tail):.3f}"]
+        rows.append((tuple(cells), None))
+    title = "Weight-gradient norms, layer 1 (next to the input) to the last" + (f"; Adam, {steps} steps" if steps else "")
+    return "\n".join(line.rstrip() for line in table_lines(title, tuple(columns), rows)) + "\n"
+
+
 def flow_text(flows: list[Flow], steps: int) -> str:
     from ..summary import table_lines
     lines = []
