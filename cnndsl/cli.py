@@ -52,6 +52,10 @@ def _whole_or_zero(text: str) -> int:
     return _whole(text, 0)
 
 
+def _batch_dim(text: str) -> int | str:
+    return text if text == "dynamic" else _whole(text, 1)
+
+
 def _positive(text: str) -> int:
     return _whole(text, 1)
 
@@ -222,6 +226,21 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="RACE.png", help="plot the accuracy curves")
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     p.set_defaults(func=cmd_race)
+
+    p = sub.add_parser("export", help="write the network as ONNX (Netron, ONNX Runtime, …)",
+                       description="Write the inference graph (aux heads dropped; a trailing softmax kept) as an ONNX "
+                                   "model with the network's weights: --weights, or fresh ones from --seed. Node and "
+                                   "tensor names are the graph's; the model passes onnx.checker with full shape "
+                                   "inference. Needs `pip install 'cnndsl[onnx]'`.")
+    _network_arg(p)
+    p.add_argument("--to", choices=("onnx",), default="onnx", help="the format (default onnx)")
+    p.add_argument("-o", "--output", required=True, metavar="NET.onnx", help="the file to write")
+    p.add_argument("--weights", metavar="W.npz", help="the weights (without: fresh ones from --seed, and a note)")
+    p.add_argument("--seed", type=_seed, default=0, help="seeds fresh weights (default 0)")
+    p.add_argument("--batch", default="dynamic", metavar="dynamic|N", type=_batch_dim,
+                   help="the batch dimension: dynamic (default, named N) or a fixed size")
+    p.add_argument("--opset", type=_at_most(30, 17), default=17, metavar="K", help="ONNX opset, 17 or newer (default 17)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("lessons", help="list the lessons, or build them (their outputs and figures)",
                        description="The lessons of docs/lessons/: each question answered by cnndsl commands, their "
@@ -474,6 +493,22 @@ def cmd_race(args) -> int:
     if args.output:
         plot(runs, args.output)
         print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args) -> int:
+    check_outputs([(args.output, "--output", (".onnx",))])
+    from .export.onnx import need_onnx, save_onnx
+    need_onnx()
+    net = load(args.network)
+    if args.weights:
+        net.load_weights(args.weights)
+    else:
+        net.init(args.seed)
+        print(f"note: no --weights: fresh weights from seed {args.seed}", file=sys.stderr)
+    save_onnx(net, args.output, "N" if args.batch == "dynamic" else args.batch, args.opset)
+    dropped = f", {len(net.aux_heads)} aux head{'s' if len(net.aux_heads) != 1 else ''} dropped" if net.aux_heads else ""
+    print(f"wrote {args.output}: {net.name}, opset {args.opset}, {net.inference_param_count:,} parameters{dropped}")
     return 0
 
 

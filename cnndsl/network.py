@@ -111,10 +111,13 @@ class Network:
     # ---- views -----------------------------------------------------------------------------------
     def summary(self, depth: int | None = None, width: int = 110, columns: tuple[str, ...] | None = None,
                 batch: int | None = None) -> str:
-        """The per-layer table with block subtotals and a totals footer, as plain text. columns: any of
-        input, output, params, params%, macs, flops, memory, train (with batch), rf, kernel."""
-        from .summary import DEFAULT_COLUMNS, summary_text
-        return summary_text(self, depth=depth, width=width, columns=tuple(columns or DEFAULT_COLUMNS), batch=batch)
+        """The per-layer table with block subtotals and a totals footer: a str that prints as the text
+        table and shows as an HTML table in a notebook. columns: any of input, output, params, params%,
+        macs, flops, memory, train (with batch), rf, kernel."""
+        from .summary import DEFAULT_COLUMNS, Summary, summary_html, summary_text
+        columns = tuple(columns or DEFAULT_COLUMNS)
+        return Summary(summary_text(self, depth=depth, width=width, columns=columns, batch=batch),
+                       summary_html(self, depth, columns, batch))
 
     def to_dict(self) -> dict:
         """The summary as JSON-ready data (the format of `cnndsl summary --json`)."""
@@ -130,6 +133,13 @@ class Network:
         """Write the diagram to out (.svg, .png, .pdf or .dot)."""
         from .render.dot import render
         return render(self, out, depth, rankdir)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a Network as its diagram (when Graphviz's `dot` is there) above its summary table."""
+        from .summary import summary_html
+        depth = 0 if len(self.layers) > 150 else None
+        svg = self._repr_svg_()
+        return (f"<div style='max-height:600px;overflow:auto'>{svg}</div>" if svg else "") + summary_html(self, depth)
 
     def _repr_svg_(self) -> str | None:
         """Jupyter shows a Network as its diagram (None, so the text repr, when `dot` is missing)."""

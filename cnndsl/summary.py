@@ -359,6 +359,36 @@ def footer_lines(net: Network) -> list[str]:
 RICH_ROWS = 500  # up to this many rows a terminal gets rich's styled table; beyond, the plain one
 
 
+class Summary(str):
+    """The summary as text (it is a str: prints as the table) that a notebook displays as an HTML table."""
+
+    def __new__(cls, text: str, html: str):
+        obj = super().__new__(cls, text)
+        obj.html = html
+        return obj
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def summary_html(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, batch: int | None = None) -> str:
+    """The table as HTML: a header, a row per layer or folded block (blocks in bold, aux heads dimmed),
+    and the totals below."""
+    from html import escape
+    rows = table_rows(net, depth, columns, batch)
+    head = "".join(f"<th style='text-align:{'left' if j == 'left' else 'right'}'>{escape(h)}</th>" for h, j in header_of(columns))
+    justify = [j for _, j in header_of(columns)]
+    body = []
+    for cells, style in rows:
+        css = ("font-weight:bold;" if style and "bold" in style else "") + ("color:#888;" if style and "dim" in style else "")
+        tds = "".join(f"<td style='text-align:{j};white-space:pre'>{escape(c)}</td>" for c, j in zip(cells, justify))
+        body.append(f"<tr style='{css}'>{tds}</tr>")
+    footer = "<br>".join(escape(line) for line in footer_lines(net) + (memory_lines(net, batch) if batch else []))
+    return (f"<div><b>{escape(net.name)}</b> — input {escape(fmt_shape(net.input_shape))}"
+            f"<table style='font-family:monospace;font-size:12px'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table><p style='font-family:monospace;font-size:12px'>{footer}</p></div>")
+
+
 def summary_text(net: Network, depth: int | None = None, width: int = 110, rows=None,
                  batch: int | None = None, columns=DEFAULT_COLUMNS) -> str:
     with collector_paused():

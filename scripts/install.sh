@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what cnndsl needs on a fresh machine: Graphviz's `dot` (Debian) and the package itself.
-# Usage: scripts/install.sh [--test]   (--test adds pytest, hypothesis and the CPU build of torch)
+# Usage: scripts/install.sh [--test]   (--test adds pytest, hypothesis, onnx, onnxruntime and the CPU build of torch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The tests run the main job on an installed checkout; they set this to skip the install step.

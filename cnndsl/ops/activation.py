@@ -63,6 +63,9 @@ class ReLU(_Activation):
         import torch.nn.functional as F
         return F.relu(xs[0])
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Relu", inputs, output, node.name)
+
     def kernel_forward(self, a, x, y):
         k.relu_forward(x, y)
 
@@ -81,6 +84,9 @@ class ReLU6(_Activation):
         import torch.nn.functional as F
         return F.relu6(xs[0])
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Clip", inputs + [g.constant("zero", 0.0), g.constant("six", 6.0)], output, node.name)
+
     def kernel_forward(self, a, x, y):
         k.relu6_forward(x, y)
 
@@ -97,6 +103,9 @@ class Tanh(_Activation):
         import torch
         return torch.tanh(xs[0])
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Tanh", inputs, output, node.name)
+
     def kernel_forward(self, a, x, y):
         np.tanh(x, out=y)  # NumPy's SIMD tanh: 8× numba's scalar exp here, within 1 ulp
 
@@ -112,6 +121,9 @@ class Sigmoid(_Activation):
     def torch_forward(self, a, xs, p, training):
         import torch
         return torch.sigmoid(xs[0])
+
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Sigmoid", inputs, output, node.name)
 
     def kernel_forward(self, a, x, y):
         k.sigmoid_forward(x, y)
@@ -130,6 +142,9 @@ class LeakyReLU(_Activation):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.leaky_relu(xs[0], a["slope"])
+
+    def to_onnx(self, node, inputs, output, g):
+        g.add("LeakyRelu", inputs, output, node.name, alpha=node.attrs["slope"])
 
     def kernel_forward(self, a, x, y):
         k.leakyrelu_forward(x, a["slope"], y)
@@ -152,6 +167,9 @@ class Identity(_Activation):
 
     def flops(self, a, ins, out):
         return 0
+
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Identity", inputs, output, node.name)
 
     def forward(self, a, xs, params, ctx):
         return xs[0], None
@@ -183,6 +201,9 @@ class Softmax(Op):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.softmax(xs[0], dim=1)
+
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Softmax", inputs, output, node.name, axis=1)
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs

@@ -252,6 +252,11 @@ class Op:
         """The op in torch terms (tensors in, tensor out): the exporter and the tests' oracle."""
         raise NotImplementedError(f"`{self.name}` has no PyTorch equivalent yet")
 
+    def to_onnx(self, node, inputs: list[str], output: str, g) -> None:
+        """Write the op's ONNX nodes into g (cnndsl/export/onnx.py's OnnxGraph): inputs are the tensor
+        names of node.inputs; the result must be named `output`."""
+        raise NotImplementedError(f"`{self.name}` has no ONNX equivalent yet")
+
     def saves(self, a: Attrs) -> tuple[str, ...]:
         """What forward keeps for backward, for the memory estimate: "input" (the input tensors),
         "output", or "extra" (a new tensor of the output's size: a mask, indices, a scale)."""

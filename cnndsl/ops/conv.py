@@ -52,6 +52,13 @@ class Conv(Op):
         import torch.nn.functional as F
         return F.conv2d(xs[0], p["weight"], p.get("bias"), a["stride"], a["pad"], a["dilation"], a["groups"])
 
+    def to_onnx(self, node, inputs, output, g):
+        a = node.attrs
+        ins = inputs + [g.weight(f"{node.name}.weight")] + ([g.weight(f"{node.name}.bias")] if a["bias"] else [])
+        g.add("Conv", ins, output, node.name, kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+              pads=[a["pad"][0], a["pad"][1], a["pad"][0], a["pad"][1]], dilations=list(a["dilation"]),
+              group=a["groups"])
+
     def workspace(self, node, batch, threads, grad):
         """Each thread's column tiles (within the kernels' budget), or Winograd's transformed filters."""
         w, a = node.params["weight"], node.attrs

@@ -25,6 +25,12 @@ class Dense(Op):
         import torch.nn.functional as F
         return F.linear(xs[0], p["weight"], p.get("bias"))
 
+    def to_onnx(self, node, inputs, output, g):
+        ins = inputs + [g.weight(f"{node.name}.weight")]
+        if node.attrs["bias"]:
+            ins.append(g.weight(f"{node.name}.bias"))
+        g.add("Gemm", ins, output, node.name, transB=1)
+
     def infer(self, a, ins):
         (x,) = ins
         if len(x) != 1:

@@ -22,6 +22,9 @@ class Dropout(Op):
         import torch.nn.functional as F
         return F.dropout(xs[0], a["p"], training)
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Identity", inputs, output, node.name)  # the inference graph: dropout passes its input on
+
     def describe(self, a):
         return f"dropout {a['p']:g}"
 

@@ -36,6 +36,9 @@ class Concat(Op):
         import torch
         return torch.cat(xs, dim=1)
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Concat", inputs, output, node.name, axis=1)
+
     def backward(self, a, dy, sizes, params, ctx):
         bounds = np.cumsum([0] + sizes)
         return [np.ascontiguousarray(dy[:, lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])], {}
@@ -76,6 +79,9 @@ class Add(Op):
             out = out + other
         return out
 
+    def to_onnx(self, node, inputs, output, g):
+        _chain("Add", node, inputs, output, g)
+
 
 class Mul(Op):
     name = "mul"
@@ -115,6 +121,9 @@ class Mul(Op):
             out = out * other
         return out
 
+    def to_onnx(self, node, inputs, output, g):
+        _chain("Mul", node, inputs, output, g)
+
     def forward(self, a, xs, params, ctx):
         y = xs[0] * xs[1]
         for x in xs[2:]:
@@ -139,3 +148,12 @@ class Input(Op):
     statement = "input"
     family = "io"
     help = "the network's input, C×H×W (the batch is implicit)"
+
+
+def _chain(op_type: str, node, inputs: list[str], output: str, g) -> None:
+    """An n-ary Add or Mul as a chain of binary ones (ONNX's are binary); the last one is named `output`."""
+    current = inputs[0]
+    for k, other in enumerate(inputs[1:], 1):
+        last = k == len(inputs) - 1
+        current = g.add(op_type, [current, other], output if last else f"{output}.{k}", node.name if last else f"{node.name}.{k}")
+

@@ -45,6 +45,10 @@ class LRN(Op):
         import torch.nn.functional as F  # PyTorch divides alpha by size; cnndsl follows the paper
         return F.local_response_norm(xs[0], a["size"], alpha=a["alpha"] * a["size"], beta=a["beta"], k=a["k"])
 
+    def to_onnx(self, node, inputs, output, g):
+        a = node.attrs  # ONNX, like PyTorch, divides alpha by size
+        g.add("LRN", inputs, output, node.name, size=a["size"], alpha=a["alpha"] * a["size"], beta=a["beta"], bias=a["k"])
+
     def infer(self, a, ins):
         needs_image(self, ins[0])
         return ins[0]
@@ -105,6 +109,12 @@ class BatchNorm(Op):
         import torch.nn.functional as F
         return F.batch_norm(xs[0], p["running_mean"], p["running_var"], p["weight"], p["bias"], training,
                             a["momentum"], a["eps"])
+
+    def to_onnx(self, node, inputs, output, g):
+        n = node.name
+        g.add("BatchNormalization", inputs + [g.weight(f"{n}.weight"), g.weight(f"{n}.bias"),
+                                              g.weight(f"{n}.running_mean"), g.weight(f"{n}.running_var")],
+              output, n, epsilon=node.attrs["eps"])
 
     def infer(self, a, ins):
         if len(ins[0]) not in (1, 3):

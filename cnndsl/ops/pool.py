@@ -88,6 +88,9 @@ class MaxPool(_Pool):
         import torch.nn.functional as F
         return F.max_pool2d(xs[0], a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"])
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("MaxPool", inputs, output, node.name, **_onnx_window(node, g))
+
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         y = np.empty(x.shape[:2] + self.out_shape(a, x), dtype=x.dtype)
@@ -117,6 +120,9 @@ class AvgPool(_Pool):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.avg_pool2d(xs[0], a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"], count_include_pad=True)
+
+    def to_onnx(self, node, inputs, output, g):
+        g.add("AveragePool", inputs, output, node.name, count_include_pad=1, **_onnx_window(node, g))
 
     def forward(self, a, xs, params, ctx):
         (x,) = xs
@@ -178,6 +184,9 @@ class GlobalAvgPool(_GlobalPool):
     def torch_forward(self, a, xs, p, training):
         return xs[0].mean(dim=(2, 3), keepdim=True)
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("GlobalAveragePool", inputs, output, node.name)
+
     def reference_forward(self, a, xs, params, ctx):
         return _reference.global_avg_forward(xs[0]), (xs[0].shape if ctx.keep else None)
 
@@ -217,6 +226,9 @@ class GlobalMaxPool(_GlobalPool):
     def torch_forward(self, a, xs, p, training):
         return xs[0].amax(dim=(2, 3), keepdim=True)
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("GlobalMaxPool", inputs, output, node.name)
+
     def reference_forward(self, a, xs, params, ctx):
         y, where = _reference.global_max_forward(xs[0])
         return y, ((where, xs[0].shape) if ctx.keep else None)
@@ -238,3 +250,20 @@ class GlobalMaxPool(_GlobalPool):
         dx = np.empty(shape, dtype=dy.dtype)
         _pool.gmp_backward(np.ascontiguousarray(dy).reshape(shape[:2]), arg, dx.reshape(shape[0], shape[1], -1))
         return [dx], {}
+
+
+def _onnx_window(node, g) -> dict:
+    """kernel_shape, strides, pads and ceil_mode; ONNX's ceil-mode size must be the graph's (PyTorch drops a
+    last window that would start in the right padding, ONNX does not)."""
+    a = node.attrs
+    x = g.net.node(node.inputs[0]).shape
+    if a["ceil"]:
+        onnx_size = tuple(-(-(n + 2 * p - k) // s) + 1 for n, k, s, p in zip(x[1:], a["kernel"], a["stride"], a["pad"]))
+        if onnx_size != tuple(node.shape[1:]):
+            from ..errors import CnnError
+            raise CnnError(f"{node.name}: in ceil mode ONNX makes a {onnx_size[0]}×{onnx_size[1]} output where cnndsl "
+                           f"(and PyTorch) make {node.shape[1]}×{node.shape[2]}: its last window would start in the "
+                           "padding", node.pos, "use ceil=false with one more row and column of padding")
+    return dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]),
+                pads=[a["pad"][0], a["pad"][1], a["pad"][0], a["pad"][1]], ceil_mode=int(a["ceil"]))
+

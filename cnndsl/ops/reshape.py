@@ -13,6 +13,9 @@ class Flatten(Op):
     def torch_forward(self, a, xs, p, training):
         return xs[0].flatten(1)
 
+    def to_onnx(self, node, inputs, output, g):
+        g.add("Flatten", inputs, output, node.name, axis=1)
+
     help = "C×H×W → C·H·W (a 1-D input passes through)"
     finite_forward = finite_backward = True
 
