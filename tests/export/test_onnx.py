@@ -70,8 +70,8 @@ def test_names_shapes_and_metadata_are_the_graphs():
 
 
 def test_lrn_alpha_is_divided_by_size_for_onnx():
-    net = cnndsl.load("alexnet2012").init(0)
-    (lrn,) = [n for n in to_onnx(net).graph.node if n.name == "lrn1"]
+    net = net_of("conv 8 3x3\nlrn size=5 alpha=1e-4 beta=0.75 k=2", "3x8x8").init(0)  # AlexNet's LRN
+    (lrn,) = [n for n in agree(net).graph.node if n.name == "lrn1"]
     alpha = {a.name: a.f for a in lrn.attribute}["alpha"]
     assert abs(alpha - 1e-4 * 5) < 1e-9  # (a float32 attribute) the paper's α multiplies the sum; ONNX's is divided by size
 

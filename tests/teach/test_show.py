@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 
 import cnndsl
@@ -34,6 +35,7 @@ def test_kept_activations_equal_pytorchs():
     assert net.engine.kept == {}  # nothing stays behind
 
 
+@pytest.mark.slow  # trains LeNet-5 for two epochs first
 def test_show_draws_a_trained_lenet(tmp_path):
     weights, out = tmp_path / "w.npz", tmp_path / "maps.png"
     run = subprocess.run([sys.executable, "-m", "cnndsl", "train", "lenet5", "--epochs", "2", "--save-weights",
