@@ -62,6 +62,12 @@ class GraphModule(nn.Module):
         return {k.replace("__", "."): (v.grad.detach().numpy() if v.grad is not None else np.zeros(tuple(v.shape)))
                 for k, v in self.weights.items()}
 
+    def weights_numpy(self) -> dict[str, np.ndarray]:
+        """Every weight and running statistic under cnndsl's keys (what `net.save_weights` writes), so
+        that a module trained in PyTorch goes back to cnndsl: np.savez(path, **module.weights_numpy())."""
+        out = {k.replace("__", "."): v.detach().numpy().copy() for k, v in self.weights.items()}
+        return out | self.buffers_numpy()
+
     def buffers_numpy(self) -> dict[str, np.ndarray]:
         return {k.replace("__", "."): v.detach().numpy() for k, v in self.named_buffers()}
 
