@@ -7,7 +7,7 @@ DIR/NN-name.md: the source with each command followed by what it printed. A comm
 is shown). The tests rebuild each lesson and compare: a lesson whose numbers or figures no longer match
 the code fails.
 
-Commands that train (gradflow, train, show) print numbers that move a little from machine to machine;
+Commands that train (gradflow, race, train, show) print numbers that move a little from machine to machine;
 the fast tests take their output from the built lesson, the slow ones run them again and compare the
 numbers within a tolerance.
 """
@@ -27,7 +27,7 @@ from ..files import write_text
 
 FENCE = re.compile(r"^```console\n(.*?)^```\n", re.S | re.M)
 MARK = re.compile(r"\s+#\s*(head\s+(\d+)|fails)\s*$")
-TRAINING = ("gradflow", "train", "show")  # commands whose numbers depend on floating-point order
+TRAINING = ("gradflow", "race", "train", "show")  # commands whose numbers depend on floating-point order and the clock
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,19 @@ def test_without_the_extra_the_cli_says_what_to_install(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 1 and "pip install 'cnndsl[onnx]'" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_every_op_of_the_language_is_exported_and_explained():
+    """Each op has its own ONNX mapping, and the networks above use every op (so each mapping is run)."""
+    from cnndsl.ops import OPS
+    from cnndsl.ops.base import Op
+    from cnndsl.teach.explain import explain
+    ops = {name for name, op in OPS.items() if op.statement != "input"}
+    assert all(type(OPS[name]).to_onnx is not Op.to_onnx for name in ops)
+    used = set()
+    for body, shape in EVERY_OP:
+        net = net_of(body, shape)
+        used |= {net.node(n).op for n in net.layers}
+        for n in net.layers:
+            assert explain(net, n)["steps"]
+    assert used == ops

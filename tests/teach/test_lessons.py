@@ -16,10 +16,10 @@ LESSONS = ROOT / "docs" / "lessons"
 NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:e[+-]?\d+)?")
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
+@pytest.fixture
+def workdir(tmp_path):
     """A copy of the lessons' folder layout: the networks linked, an empty figures folder."""
-    work = tmp_path_factory.mktemp("lessons")
+    work = tmp_path
     (work / "nets").symlink_to(LESSONS / "nets")
     (work / "figures").mkdir()
     return work
