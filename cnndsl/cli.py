@@ -666,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_environment()
+        from .kernels import lazy
+        lazy.ANNOUNCE = True
         return args.func(args)
     except CnnError as e:
         print(str(e), file=sys.stderr)
