@@ -30,7 +30,7 @@ def save(engine: Engine, path: str | Path) -> Path:
 
 def load(engine: Engine, path: str | Path) -> None:
     want = expected(engine)
-    got = read_npz(path, "weights file", kinds="fiuU")
+    got = read_npz(path, "weights", kinds="fiuU")
     if "meta" in got and any(k.startswith("weights/") for k in got):  # a training checkpoint: its weights
         got = {k.partition("/")[2]: v for k, v in got.items() if k.startswith(("weights/", "buffers/"))}
     for key, value in got.items():

@@ -124,6 +124,8 @@ class _Builder:
         self.g.graph["output"] = self.run(p.body, scope, "input")
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else CnnErrors(self.errors)
+        if len(self.nodes) == 1:  # statements, but no layer (only `expect`, say)
+            raise CnnSyntaxError("the network has no layers", p.pos, "add layers after `input`")
         self._check_dangling()
         return self.g
 

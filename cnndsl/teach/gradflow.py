@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CnnError
+from ..format import fmt_shape
 
 WEIGHTED = ("conv", "dense")
 
@@ -71,7 +72,8 @@ def gradflow(nets: list, steps: int = 0, data: str = "digits", batch: int = 32, 
     for net in nets:
         if len(net.input_shape) != 3 or len(net.output_shape) != 1:
             raise CnnError(f"{net.name}: gradflow trains a classifier (C×H×W in, class scores out), "
-                           f"not {net.input_shape} → {net.output_shape}")
+                           f"not {fmt_shape(net.input_shape)} → {fmt_shape(net.output_shape)}",
+                           hint="end the network with `flatten` (or `gap; flatten`) and `dense CLASSES`")
         dataset = load_data(data, tuple(net.input_shape), net.output_shape[0])
         net.init(seed)
         rng = np.random.default_rng(seed)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CnnError
+from ..format import fmt_shape
 
 
 @dataclass
@@ -41,7 +42,9 @@ def race(nets: list, steps: int = 300, every: int = 25, data: str = "digits", ba
     runs = []
     for net in nets:
         if len(net.input_shape) != 3 or len(net.output_shape) != 1:
-            raise CnnError(f"{net.name}: race trains a classifier (C×H×W in, class scores out)")
+            raise CnnError(f"{net.name}: race trains a classifier (C×H×W in, class scores out), "
+                           f"not {fmt_shape(net.input_shape)} → {fmt_shape(net.output_shape)}",
+                           hint="end the network with `flatten` (or `gap; flatten`) and `dense CLASSES`")
         dataset = load_data(data, tuple(net.input_shape), net.output_shape[0])
         n_train = len(dataset.train.y)
         probe = np.random.default_rng(seed + 1).permutation(n_train)[:min(n_train, 500)]
