@@ -20,7 +20,7 @@ from .errors import CnnError
 from .format import block_call, fmt_rf, human
 from .gcpause import collector_paused
 from .graph.node import Node
-from .ops import OPS, fmt_shape
+from .ops import fmt_shape
 
 Network = Any  # a cnndsl.network.Network: the summary is read from it, never imports it (no cycle)
 

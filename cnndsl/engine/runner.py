@@ -11,7 +11,6 @@ from time import perf_counter
 
 import numpy as np
 
-from ..errors import CnnError
 from ..files import read_npy
 
 

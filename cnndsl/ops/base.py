@@ -243,7 +243,7 @@ class Op:
         steps = [Step("MACs", str(macs), macs)] if macs else []
         return steps + [Step("FLOPs", str(flops), flops, "" if flops else "no arithmetic")]
 
-    def workspace(self, node: "Node", batch: int, threads: int, grad: bool) -> int:
+    def workspace(self, node, batch: int, threads: int, grad: bool) -> int:
         """Elements of scratch the op's kernels use at once (for the memory estimate); `node` is the
         graph's Node (cnndsl/graph/node.py)."""
         return 0

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import CnnError
-from ..files import write_json, write_with
+from ..files import write_json
 from ..kernels.loss import softmax_xent
 from . import checkpoint
 from .data import DataSet

@@ -3,7 +3,6 @@ figures are the ones those commands draw. Commands that train are rerun in the s
 compared within a tolerance (floating-point order differs between machines)."""
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
