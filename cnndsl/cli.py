@@ -242,6 +242,15 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=_at_most(30, 17), default=17, metavar="K", help="ONNX opset, 17 or newer (default 17)")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("import", help="read an ONNX model back as .cnn text (and its weights)",
+                       description="Turn an ONNX model of a CNN into .cnn text — one statement per node, labels and "
+                                   "`add @a` / `concat @a @b` where branches meet — and its weights into an .npz under "
+                                   "cnndsl's keys. Needs `pip install 'cnndsl[onnx]'`.")
+    p.add_argument("model", metavar="MODEL.onnx", help="the ONNX file")
+    p.add_argument("-o", "--output", required=True, metavar="NET.cnn", help="the .cnn file to write")
+    p.add_argument("--weights-out", metavar="W.npz", help="also write the weights")
+    p.set_defaults(func=cmd_import)
+
     p = sub.add_parser("lessons", help="list the lessons, or build them (their outputs and figures)",
                        description="The lessons of docs/lessons/: each question answered by cnndsl commands, their "
                                    "outputs and a figure. --build runs every command of the lessons' sources and "
@@ -509,6 +518,15 @@ def cmd_export(args) -> int:
     save_onnx(net, args.output, "N" if args.batch == "dynamic" else args.batch, args.opset)
     dropped = f", {len(net.aux_heads)} aux head{'s' if len(net.aux_heads) != 1 else ''} dropped" if net.aux_heads else ""
     print(f"wrote {args.output}: {net.name}, opset {args.opset}, {net.inference_param_count:,} parameters{dropped}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    check_outputs([(args.output, "--output", (".cnn",)), (args.weights_out, "--weights-out", (".npz",) if args.weights_out else None)])
+    from .export.onnx_import import import_file
+    net, _ = import_file(args.model, args.output, args.weights_out)
+    print(f"wrote {args.output}: {net.name}, {len(net.layers)} layers, {net.param_count:,} params, {net.macs:,} MACs"
+          + (f"; weights in {args.weights_out}" if args.weights_out else ""))
     return 0
 
 
