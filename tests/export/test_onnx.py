@@ -88,6 +88,7 @@ def test_every_shipped_architecture_runs_the_same_in_onnx_runtime(name):
     agree(with_statistics(cnndsl.load(name).init(0)), batch=1)
 
 
+@pytest.mark.slow  # the command end to end, in a subprocess
 def test_the_cli_writes_a_checked_model(tmp_path):
     weights, out = tmp_path / "w.npz", tmp_path / "lenet.onnx"
     net = cnndsl.load("lenet5").init(5)

@@ -104,6 +104,7 @@ def test_an_op_cnndsl_lacks_is_named_with_its_node(tmp_path):
         import_onnx(model)
 
 
+@pytest.mark.slow  # the command end to end, in a subprocess
 def test_the_cli_writes_text_and_weights(tmp_path):
     onnx.save(to_onnx(cnndsl.load("lenet5").init(2)), tmp_path / "l.onnx")
     run = subprocess.run([sys.executable, "-m", "cnndsl", "import", str(tmp_path / "l.onnx"), "-o", str(tmp_path / "l.cnn"),

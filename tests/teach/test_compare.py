@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import cnndsl
 from cnndsl.teach.compare import compare, depth, layer_rows
 
@@ -36,6 +38,7 @@ def test_layers_align_by_block_and_position():
     assert rows["#3"]["layers"][0]["op"] == "dense 10" and rows["#3"]["differs"]  # 8 vs 16 inputs
 
 
+@pytest.mark.slow  # the command end to end, in a subprocess
 def test_the_cli_prints_json_and_draws(tmp_path):
     out = tmp_path / "c.png"
     run = subprocess.run([sys.executable, "-m", "cnndsl", "compare", "lenet5", "alexnet", "--json", "--plot", str(out)],

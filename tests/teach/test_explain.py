@@ -72,6 +72,7 @@ def test_the_issues_figures_by_hand():
     assert totals["inference params"].value == 6_998_552 and totals["params"].value == 13_378_280
 
 
+@pytest.mark.slow  # the command end to end, in a subprocess
 def test_the_cli_prints_text_and_json_and_names_a_near_miss():
     run = subprocess.run([sys.executable, "-m", "cnndsl", "explain", "lenet5", "conv2"], capture_output=True, text=True)
     assert run.returncode == 0 and "16·10·10 · 6·5·5 = 240,000" in run.stdout

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import cnndsl
@@ -54,6 +55,7 @@ def test_training_moves_the_norms_and_lowers_the_loss():
     assert np.mean(flow.loss[-5:]) < 0.6 * np.mean(flow.loss[:5])
 
 
+@pytest.mark.slow  # the command end to end, in a subprocess
 def test_the_cli_prints_json_and_draws(tmp_path):
     out = tmp_path / "flow.png"
     run = subprocess.run([sys.executable, "-m", "cnndsl", "gradflow", str(ROOT / "docs/lessons/nets/plain8.cnn"),
