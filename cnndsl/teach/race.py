@@ -99,16 +99,18 @@ def plot(runs: list[Run], path, title: str = "") -> None:
         val = [100 * a for a in r.val_accuracy]
         by_step.plot(r.steps, val, "o-", color=colour, markersize=3, label=r.name)
         by_time.plot(r.seconds, val, "o-", color=colour, markersize=3, label=r.name)
-        gap.plot(r.steps, [100 * a for a in r.train_accuracy], "-", color=colour, label=f"{r.name}, train")
-        gap.plot(r.steps, val, "--", color=colour, label=f"{r.name}, validation")
+        gap.plot(r.steps, [100 * (t - v) for t, v in zip(r.train_accuracy, r.val_accuracy)], "o-", color=colour,
+                 markersize=3, label=r.name)
     by_step.set(xlabel="training step", ylabel="validation accuracy (%)", title="Accuracy against the step")
     by_time.set(xlabel="training time (s, this machine)", ylabel="validation accuracy (%)",
                 title="Accuracy against the clock")
-    gap.set(xlabel="training step", ylabel="accuracy (%)", title="Training (—) vs validation (--) images")
-    for ax in (by_step, by_time, gap):
+    gap.set(xlabel="training step", ylabel="train − validation accuracy (points)",
+            title="The gap: what was memorized, not learned")
+    gap.axhline(0, color="#888888", linewidth=0.8)
+    for ax in (by_step, by_time):
         ax.set_ylim(0, 100)
     by_step.legend(loc="lower right")
-    gap.legend(loc="lower right", fontsize=7)
+    gap.legend(loc="upper right", fontsize=8)
     if title:
         fig.suptitle(title)
     save(fig, path)
