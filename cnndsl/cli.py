@@ -450,12 +450,18 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def cmd_gradflow(args) -> int:
+def _side_by_side(args) -> list[Network]:
+    """gradflow's and race's networks, each checked to fit a training step at --batch; --output checked."""
     from .plots import formats
     check_outputs([(args.output, "--output", formats() if args.output else None)])
     nets = [load(n) for n in args.networks]
     for net in nets:
         net.check_memory(args.batch, mode="train", backward=True, optimizer="adam")
+    return nets
+
+
+def cmd_gradflow(args) -> int:
+    nets = _side_by_side(args)
     from .teach.gradflow import flow_summary, flow_text, gradflow, plot
     flows = gradflow(nets, args.steps, args.data, args.batch, args.lr, args.seed, args.every)
     if args.json:
@@ -491,11 +497,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_race(args) -> int:
-    from .plots import formats
-    check_outputs([(args.output, "--output", formats() if args.output else None)])
-    nets = [load(n) for n in args.networks]
-    for net in nets:
-        net.check_memory(args.batch, mode="train", backward=True, optimizer="adam")
+    nets = _side_by_side(args)
     from .teach.race import plot, race, race_text
     runs = race(nets, args.steps, args.every, args.data, args.batch, args.lr, args.seed, args.optimizer)
     print(json.dumps({"networks": [r.to_dict() for r in runs]}) if args.json else race_text(runs), end="\n" if args.json else "")

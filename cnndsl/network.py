@@ -117,7 +117,7 @@ class Network:
         from .summary import DEFAULT_COLUMNS, Summary, summary_html, summary_text
         columns = tuple(columns or DEFAULT_COLUMNS)
         return Summary(summary_text(self, depth=depth, width=width, columns=columns, batch=batch),
-                       summary_html(self, depth, columns, batch))
+                       lambda: summary_html(self, depth, columns, batch))
 
     def to_dict(self) -> dict:
         """The summary as JSON-ready data (the format of `cnndsl summary --json`)."""

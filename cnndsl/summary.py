@@ -360,15 +360,16 @@ RICH_ROWS = 500  # up to this many rows a terminal gets rich's styled table; bey
 
 
 class Summary(str):
-    """The summary as text (it is a str: prints as the table) that a notebook displays as an HTML table."""
+    """The summary as text (it is a str: prints as the table) that a notebook displays as an HTML table,
+    made only when a notebook asks for it."""
 
-    def __new__(cls, text: str, html: str):
+    def __new__(cls, text: str, html):
         obj = super().__new__(cls, text)
-        obj.html = html
+        obj._html = html  # () → the HTML
         return obj
 
     def _repr_html_(self) -> str:
-        return self.html
+        return self._html()
 
 
 def summary_html(net: Network, depth: int | None = None, columns=DEFAULT_COLUMNS, batch: int | None = None) -> str:

@@ -98,8 +98,7 @@ class _Builder:
         self.active: list[str] = []  # the block instances being expanded, to catch recursion
         self.sizing: set[str] = set()  # the blocks being sized by least_nodes, likewise
         self.depth = 0  # nested bodies being expanded
-        self.shapes: dict[str, tuple] = {}  # node → shape, for the shape rules of the next nodes
-        self.nodes: dict[str, Node] = {}  # name → Node, as added
+        self.nodes: dict[str, Node] = {}  # name → Node, as added (the shape rules of later nodes read them)
         self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
         self.blocks = self.g.graph["blocks"]
         self.facts: dict[tuple, dict] = {}  # derive()'s results by statement, values and input shape
@@ -116,7 +115,6 @@ class _Builder:
             name="input", op="input", attrs=NO_ENTRIES, inputs=(), shape=p.input_shape, params=NO_ENTRIES,
             state=NO_ENTRIES, n_params=0, macs=0, flops=0, act_bytes=0, rf=(1, 1), jump=(1, 1), pos=p.pos, scope="",
             blocks=(), aux=None, label=None, role="main", stmt="input"))
-        self.shapes["input"] = p.input_shape
         self.nodes["input"] = self.g.nodes["input"]["node"]
         if not p.body:
             raise CnnSyntaxError("the network has no layers", p.pos, "add layers after `input`")
@@ -233,7 +231,7 @@ class _Builder:
         return out
 
     def _refuse_if_too_large(self, extra: int, pos: SourcePosition, what: str) -> None:
-        if len(self.shapes) + extra > MAX_NODES:
+        if len(self.nodes) + extra > MAX_NODES:
             raise CnnResourceError(f"{what} would make more than {MAX_NODES:,} layers", pos,
                            "cnndsl expands every repetition and block call; keep networks under 100,000 layers")
 
@@ -255,14 +253,14 @@ class _Builder:
             if opt.key in options:
                 raise CnnArgumentError(f"option `{clip(opt.key)}` is given twice", opt.pos)
             options[opt.key] = self.value(opt.value, scope)
-        key = (id(stmt), tuple(args), tuple(options.items()), self.shapes[current])
+        key = (id(stmt), tuple(args), tuple(options.items()), self.nodes[current].shape)
         facts = self.facts.get(key)  # a statement repeated with the same values on the same shape
         if facts is None:
             try:
                 attrs = op.resolve(args, options)
             except ArgError as e:
                 raise CnnArgumentError(f"{stmt.op}: {e.message}", self._arg_pos(stmt, e.where), e.hint) from None
-            facts = self.facts[key] = self.derive(op.name, attrs, [self.shapes[current]], stmt.pos, None, stmt.op)
+            facts = self.facts[key] = self.derive(op.name, attrs, [self.nodes[current].shape], stmt.pos, None, stmt.op)
         return self.add(op.name, facts, [current], scope, stmt.pos, stmt.label, None, stmt.op)
 
     def _call(self, stmt: ast.Call, scope: Scope, current: str) -> str:
@@ -336,7 +334,7 @@ class _Builder:
             sscope = scope.child("shortcut" if k == 1 else f"shortcut{k}", role="shortcut")
             sscope.counters = Counter()
             skip = self.run(stmt.shortcut, sscope, current)
-        got, carried = self.shapes[body], self.shapes[skip]
+        got, carried = self.nodes[body].shape, self.nodes[skip].shape
         if got != carried:
             what = "the shortcut gives" if stmt.shortcut else "the skip carries"
             raise CnnShapeError(f"residual: the body gives {fmt_shape(got)} but {what} {fmt_shape(carried)}",
@@ -427,7 +425,7 @@ class _Builder:
 
     def merge_node(self, op_name: str, inputs: list[str], scope: Scope, pos: SourcePosition, label: str | None,
                    text: str, roles: list[str] | None = None, **extra) -> str:
-        facts = self.derive(op_name, {}, [self.shapes[i] for i in inputs], pos, text, op_name)
+        facts = self.derive(op_name, {}, [self.nodes[i].shape for i in inputs], pos, text, op_name)
         return self.add(op_name, facts, inputs, scope, pos, label, text, roles=roles, **extra)
 
     def add(self, op_name: str, facts: tuple, inputs: list[str], scope: Scope, pos: SourcePosition,
@@ -437,17 +435,17 @@ class _Builder:
         a layer: its source text is read from `pos` when a message needs it, see `statement_text`).
         Each in-edge gets a role: "main", "skip" (a residual's identity, an `@label`), "projection" (a
         residual's shortcut) or "aux" (into an aux head). `extra`: the Node's skip and branch_heads."""
-        if len(self.shapes) >= MAX_NODES:
+        if len(self.nodes) >= MAX_NODES:
             raise CnnResourceError(f"the network grows past {MAX_NODES:,} layers", pos,
                            "check the `repeat` counts; cnndsl expands every repetition")
         name = scope.prefix + label if label else self._fresh(scope, base or op_name)
         if label and label in scope.rebindable:  # a later pass of a repeat: x, x_2, x_3, ...
             k = self.copies.get(name, 2)
-            while f"{name}_{k}" in self.shapes:
+            while f"{name}_{k}" in self.nodes:
                 k += 1
             self.copies[name] = k + 1
             name = f"{name}_{k}"
-        if name in self.shapes:
+        if name in self.nodes:
             raise CnnNameError(f"label '{clip(label)}' clashes with the generated name of the layer on line "
                            f"{self.nodes[name].line}", pos, "choose another label")
         values, window = facts
@@ -457,7 +455,6 @@ class _Builder:
             scope=scope.prefix[:-1], blocks=scope.blocks, aux=scope.aux, label=label, role=scope.role, stmt=text,
             **extra)
         self.g.add_node(name, node=node)
-        self.shapes[name] = node.shape
         self.sums["params"] += node.n_params
         self.sums["macs"] += node.macs
         self.sums["flops"] += node.flops
@@ -473,7 +470,7 @@ class _Builder:
     def _fresh(self, scope: Scope, base: str) -> str:
         while True:
             name = scope.prefix + scope.next_name(base)
-            if name not in self.shapes and name not in self.blocks:
+            if name not in self.nodes and name not in self.blocks:
                 return name
 
     def ref(self, ref: ast.Ref, scope: Scope) -> str:

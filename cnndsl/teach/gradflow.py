@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import CnnError
-from ..format import fmt_shape
 
 WEIGHTED = ("conv", "dense")
 
@@ -66,15 +64,11 @@ def gradflow(nets: list, steps: int = 0, data: str = "digits", batch: int = 32, 
              seed: int = 0, every: int | None = None) -> list[Flow]:
     """Measure each network at initialization and after `steps` steps of Adam on `data` (batches of
     `batch`, the same for every network); `every` also measures at each multiple of it."""
-    from ..training.data import load_data
     from ..training.optim import Adam
+    from .data import classifier_data
     flows = []
     for net in nets:
-        if len(net.input_shape) != 3 or len(net.output_shape) != 1:
-            raise CnnError(f"{net.name}: gradflow trains a classifier (C×H×W in, class scores out), "
-                           f"not {fmt_shape(net.input_shape)} → {fmt_shape(net.output_shape)}",
-                           hint="end the network with `flatten` (or `gap; flatten`) and `dense CLASSES`")
-        dataset = load_data(data, tuple(net.input_shape), net.output_shape[0])
+        dataset = classifier_data(net, data)
         net.init(seed)
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(dataset.train.y))

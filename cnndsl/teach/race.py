@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import CnnError
-from ..format import fmt_shape
+from ..training.trainer import evaluate
 
 
 @dataclass
@@ -27,25 +26,18 @@ class Run:
                 "val_accuracy": self.val_accuracy, "loss": self.loss}
 
 
-def accuracy(net, x: np.ndarray, y: np.ndarray, batch: int = 256) -> float:
-    right = 0
-    for lo in range(0, len(y), batch):
-        right += int(np.sum(np.argmax(net.logits(x[lo:lo + batch]), 1) == y[lo:lo + batch]))
-    return right / len(y)
+def accuracy(net, x: np.ndarray, y: np.ndarray) -> float:
+    return evaluate(net, x, y)[1]
 
 
 def race(nets: list, steps: int = 300, every: int = 25, data: str = "digits", batch: int = 32, lr: float | None = None,
          seed: int = 0, optimizer: str = "adam") -> list[Run]:
     """Adam (default rate 1e-3) or SGD with momentum 0.9 (default rate 0.01), as AlexNet trained."""
-    from ..training.data import load_data
     from ..training.optim import SGD, Adam
+    from .data import classifier_data
     runs = []
     for net in nets:
-        if len(net.input_shape) != 3 or len(net.output_shape) != 1:
-            raise CnnError(f"{net.name}: race trains a classifier (C×H×W in, class scores out), "
-                           f"not {fmt_shape(net.input_shape)} → {fmt_shape(net.output_shape)}",
-                           hint="end the network with `flatten` (or `gap; flatten`) and `dense CLASSES`")
-        dataset = load_data(data, tuple(net.input_shape), net.output_shape[0])
+        dataset = classifier_data(net, data)
         n_train = len(dataset.train.y)
         probe = np.random.default_rng(seed + 1).permutation(n_train)[:min(n_train, 500)]
         net.init(seed)
