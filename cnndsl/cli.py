@@ -227,19 +227,23 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     p.set_defaults(func=cmd_race)
 
-    p = sub.add_parser("export", help="write the network as ONNX (Netron, ONNX Runtime, …)",
-                       description="Write the inference graph (aux heads dropped; a trailing softmax kept) as an ONNX "
-                                   "model with the network's weights: --weights, or fresh ones from --seed. Node and "
-                                   "tensor names are the graph's; the model passes onnx.checker with full shape "
-                                   "inference. Needs `pip install 'cnndsl[onnx]'`.")
+    p = sub.add_parser("export", help="write the network as ONNX (Netron, ONNX Runtime, …) or PyTorch source",
+                       description="--to onnx: the inference graph (aux heads dropped; a trailing softmax kept) as an "
+                                   "ONNX model with the network's weights: --weights, or fresh ones from --seed. Node "
+                                   "and tensor names are the graph's; the model passes onnx.checker with full shape "
+                                   "inference. Needs `pip install 'cnndsl[onnx]'`. --to pytorch: readable PyTorch "
+                                   "source, one nn.Module class per block definition, parameter names equal to "
+                                   "cnndsl's weight keys (the file's load_weights(model, 'W.npz') loads cnndsl's "
+                                   "weights).")
     _network_arg(p)
-    p.add_argument("--to", choices=("onnx",), default="onnx", help="the format (default onnx)")
-    p.add_argument("-o", "--output", required=True, metavar="NET.onnx", help="the file to write")
-    p.add_argument("--weights", metavar="W.npz", help="the weights (without: fresh ones from --seed, and a note)")
-    p.add_argument("--seed", type=_seed, default=0, help="seeds fresh weights (default 0)")
-    p.add_argument("--batch", default="dynamic", metavar="dynamic|N", type=_batch_dim,
-                   help="the batch dimension: dynamic (default, named N) or a fixed size")
-    p.add_argument("--opset", type=_at_most(30, 17), default=17, metavar="K", help="ONNX opset, 17 or newer (default 17)")
+    p.add_argument("--to", choices=("onnx", "pytorch"), default="onnx", help="the format (default onnx)")
+    p.add_argument("-o", "--output", required=True, metavar="NET.onnx|NET.py", help="the file to write")
+    p.add_argument("--weights", metavar="W.npz", help="ONNX: the weights (without: fresh ones from --seed, and a note)")
+    p.add_argument("--seed", type=_seed, default=None, help="ONNX: seeds fresh weights (default 0)")
+    p.add_argument("--batch", default=None, metavar="dynamic|N", type=_batch_dim,
+                   help="ONNX: the batch dimension: dynamic (default, named N) or a fixed size")
+    p.add_argument("--opset", type=_at_most(30, 17), default=None, metavar="K",
+                   help="ONNX: the opset, 17 or newer (default 17)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="read an ONNX model back as .cnn text (and its weights)",
@@ -508,18 +512,39 @@ def cmd_race(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if args.to == "pytorch":
+        return _export_pytorch(args)
     check_outputs([(args.output, "--output", (".onnx",))])
     from .export.onnx import need_onnx, save_onnx
     need_onnx()
     net = load(args.network)
+    seed = 0 if args.seed is None else args.seed
     if args.weights:
         net.load_weights(args.weights)
     else:
-        net.init(args.seed)
-        print(f"note: no --weights: fresh weights from seed {args.seed}", file=sys.stderr)
-    save_onnx(net, args.output, "N" if args.batch == "dynamic" else args.batch, args.opset)
+        net.init(seed)
+        print(f"note: no --weights: fresh weights from seed {seed}", file=sys.stderr)
+    batch = "N" if args.batch in (None, "dynamic") else args.batch
+    opset = args.opset or 17
+    save_onnx(net, args.output, batch, opset)
     dropped = f", {len(net.aux_heads)} aux head{'s' if len(net.aux_heads) != 1 else ''} dropped" if net.aux_heads else ""
-    print(f"wrote {args.output}: {net.name}, opset {args.opset}, {net.inference_param_count:,} parameters{dropped}")
+    print(f"wrote {args.output}: {net.name}, opset {opset}, {net.inference_param_count:,} parameters{dropped}")
+    return 0
+
+
+def _export_pytorch(args) -> int:
+    for flag, value in (("--weights", args.weights), ("--seed", args.seed), ("--batch", args.batch),
+                        ("--opset", args.opset)):
+        if value is not None:
+            hint = ("the .py holds no weights: load yours in Python with load_weights(model, 'W.npz')"
+                    if flag == "--weights" else "it applies to --to onnx")
+            raise CnnError(f"{flag} has no meaning with --to pytorch", hint=hint)
+    check_outputs([(args.output, "--output", (".py",))])
+    from .export.pytorch import save_source
+    net = load(args.network)
+    top = save_source(net, args.output)
+    print(f"wrote {args.output}: class {top} ({net.param_count:,} parameters); "
+          f"load cnndsl's weights with load_weights(model, 'W.npz')")
     return 0
 
 

@@ -5,7 +5,8 @@ order). Each carries a frozen `Node` (cnndsl/graph/node.py) under the attribute 
 describes it. Edge attribute: role — "main", "skip" (a residual's identity, an `@label` merge),
 "projection" (from a residual's shortcut) or "aux" (into an aux head). Graph attributes: name,
 input_shape, output, aux_heads [{name, node, weight, pos}], blocks {instance → info}, notes [CnnNote:
-things worth saying that are not errors, e.g. a label read before its activation].
+things worth saying that are not errors, e.g. a label read before its activation], program (the AST it was
+built from: the PyTorch source exporter reads the block definitions' expressions).
 
 Node names are the scope's prefix plus the label, or the op and its running count within the scope:
 `inception3a.b2.conv2`, `layer1_0.shortcut.conv1`, `aux1.dense1`. Adding a layer renumbers only later
@@ -80,7 +81,7 @@ class _Builder:
         self.program = program
         self.enforce = expectations
         self.g = nx.DiGraph(name=program.name, input_shape=program.input_shape, aux_heads=[], blocks={}, notes=[],
-                            expectations=[])
+                            expectations=[], program=program)
         self.sums = Counter()  # params, macs and flops of the layers built so far (for `expect`)
         self.blockdefs: dict[str, ast.BlockDef] = {}
         for block in program.blocks:

@@ -7,7 +7,7 @@ import numpy as np
 from ..kernels.lazy import kernel_module
 from ..kernels.schedule import over_batch
 from ..kernels.reference import elementwise as _reference
-from .base import Arg, Op, ShapeError, Step, fmt_shape, numel, times
+from .base import Slot, TorchCall, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, numel, times
 
 k = kernel_module("elementwise")
 _loss = kernel_module("loss")
@@ -63,6 +63,9 @@ class ReLU(_Activation):
         import torch.nn.functional as F
         return F.relu(xs[0])
 
+    def torch_source(self, node, ins):
+        return TorchCall("F.relu({})")
+
     def to_onnx(self, node, inputs, output, g):
         g.add("Relu", inputs, output, node.name)
 
@@ -84,6 +87,9 @@ class ReLU6(_Activation):
         import torch.nn.functional as F
         return F.relu6(xs[0])
 
+    def torch_source(self, node, ins):
+        return TorchCall("F.relu6({})")
+
     def to_onnx(self, node, inputs, output, g):
         g.add("Clip", inputs + [g.constant("zero", 0.0), g.constant("six", 6.0)], output, node.name)
 
@@ -103,6 +109,9 @@ class Tanh(_Activation):
         import torch
         return torch.tanh(xs[0])
 
+    def torch_source(self, node, ins):
+        return TorchCall("torch.tanh({})")
+
     def to_onnx(self, node, inputs, output, g):
         g.add("Tanh", inputs, output, node.name)
 
@@ -121,6 +130,9 @@ class Sigmoid(_Activation):
     def torch_forward(self, a, xs, p, training):
         import torch
         return torch.sigmoid(xs[0])
+
+    def torch_source(self, node, ins):
+        return TorchCall("torch.sigmoid({})")
 
     def to_onnx(self, node, inputs, output, g):
         g.add("Sigmoid", inputs, output, node.name)
@@ -142,6 +154,9 @@ class LeakyReLU(_Activation):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.leaky_relu(xs[0], a["slope"])
+
+    def torch_source(self, node, ins):
+        return TorchModule("nn.LeakyReLU", (Slot(node.attrs["slope"], "slope"),))
 
     def to_onnx(self, node, inputs, output, g):
         g.add("LeakyRelu", inputs, output, node.name, alpha=node.attrs["slope"])
@@ -167,6 +182,9 @@ class Identity(_Activation):
 
     def flops(self, a, ins, out):
         return 0
+
+    def torch_source(self, node, ins):
+        return TorchCall("{}")
 
     def to_onnx(self, node, inputs, output, g):
         g.add("Identity", inputs, output, node.name)
@@ -201,6 +219,9 @@ class Softmax(Op):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.softmax(xs[0], dim=1)
+
+    def torch_source(self, node, ins):
+        return TorchCall("F.softmax({}, dim=1)")
 
     def to_onnx(self, node, inputs, output, g):
         g.add("Softmax", inputs, output, node.name, axis=1)

@@ -142,6 +142,35 @@ def window_steps(in_hw, kernel, stride, pad, dilation, ceil: bool, out_hw) -> li
     return steps
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One argument of a PyTorch constructor in exported source (cnndsl/export/pytorch.py): its value,
+    the .cnn argument it comes from (an option or positional name, "in" for the input's channels or
+    features, None when derived), the keyword it is passed as, and the default that lets it be left out."""
+
+    value: Any
+    source: str | None = None
+    kw: str | None = None
+    default: Any = REQUIRED
+
+
+@dataclass(frozen=True)
+class TorchModule:
+    """`nn.Conv2d(3, 64, 7, stride=2, padding=3)`: a layer that is a module attribute in exported source."""
+
+    cls: str
+    args: tuple[Slot, ...] = ()
+
+
+@dataclass(frozen=True)
+class TorchCall:
+    """`F.relu({})`: a layer that is a function call in exported source; `{}` takes the inputs, joined."""
+
+    template: str
+    join: str = ", "
+    binary: bool = False  # an infix operator: parenthesized inside another one
+
+
 REGISTRY: dict[str, type["Op"]] = {}  # name → class, in the order the classes are defined
 
 
@@ -250,6 +279,10 @@ class Op:
 
     def torch_forward(self, a: Attrs, xs: list, p: dict, training: bool):
         """The op in torch terms (tensors in, tensor out): the exporter and the tests' oracle."""
+        raise NotImplementedError(f"`{self.name}` has no PyTorch equivalent yet")
+
+    def torch_source(self, node, ins: list[Shape]) -> "TorchModule | TorchCall":
+        """How exported PyTorch source writes the layer (cnndsl/export/pytorch.py); ins: the input shapes."""
         raise NotImplementedError(f"`{self.name}` has no PyTorch equivalent yet")
 
     def to_onnx(self, node, inputs: list[str], output: str, g) -> None:

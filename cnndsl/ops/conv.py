@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..kernels import schedule
 from ..kernels.lazy import kernel_module
 from ..kernels.reference import conv as _reference
-from .base import (Arg, ArgError, Attrs, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
+from .base import (Slot, TorchModule, Arg, ArgError, Attrs, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
                    window_out, window_steps)
 
 _conv = kernel_module("conv")
@@ -51,6 +51,14 @@ class Conv(Op):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.conv2d(xs[0], p["weight"], p.get("bias"), a["stride"], a["pad"], a["dilation"], a["groups"])
+
+    def torch_source(self, node, ins):
+        a = node.attrs
+        return TorchModule("nn.Conv2d", (
+            Slot(ins[0][0], "in"), Slot(a["out_channels"], "out_channels"), Slot(a["kernel"], "kernel"),
+            Slot(a["stride"], "stride", "stride", (1, 1)), Slot(a["pad"], "pad", "padding", (0, 0)),
+            Slot(a["dilation"], "dilation", "dilation", (1, 1)), Slot(a["groups"], "groups", "groups", 1),
+            Slot(a["bias"], "bias", "bias", True)))
 
     def to_onnx(self, node, inputs, output, g):
         a = node.attrs

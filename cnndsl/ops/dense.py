@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.reference import dense as _reference
-from .base import Arg, Op, ShapeError, Step, fmt_shape, times
+from .base import Slot, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, times
 
 
 class Dense(Op):
@@ -24,6 +24,11 @@ class Dense(Op):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.linear(xs[0], p["weight"], p.get("bias"))
+
+    def torch_source(self, node, ins):
+        a = node.attrs
+        return TorchModule("nn.Linear", (Slot(ins[0][0], "in"), Slot(a["out_features"], "out_features"),
+                                          Slot(a["bias"], "bias", "bias", True)))
 
     def to_onnx(self, node, inputs, output, g):
         ins = inputs + [g.weight(f"{node.name}.weight")]

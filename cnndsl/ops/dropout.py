@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Arg, Op
+from .base import Slot, TorchModule, Arg, Op
 
 
 class Dropout(Op):
@@ -21,6 +21,9 @@ class Dropout(Op):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.dropout(xs[0], a["p"], training)
+
+    def torch_source(self, node, ins):
+        return TorchModule("nn.Dropout", (Slot(node.attrs["p"], "p"),))
 
     def to_onnx(self, node, inputs, output, g):
         g.add("Identity", inputs, output, node.name)  # the inference graph: dropout passes its input on

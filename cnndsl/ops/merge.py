@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, ShapeError, Step, fmt_shape, numel, times
+from .base import TorchCall, Op, ShapeError, Step, fmt_shape, numel, times
 
 
 class Concat(Op):
@@ -35,6 +35,9 @@ class Concat(Op):
     def torch_forward(self, a, xs, p, training):
         import torch
         return torch.cat(xs, dim=1)
+
+    def torch_source(self, node, ins):
+        return TorchCall("torch.cat([{}], dim=1)")
 
     def to_onnx(self, node, inputs, output, g):
         g.add("Concat", inputs, output, node.name, axis=1)
@@ -79,6 +82,9 @@ class Add(Op):
             out = out + other
         return out
 
+    def torch_source(self, node, ins):
+        return TorchCall("{}", " + ", binary=True)
+
     def to_onnx(self, node, inputs, output, g):
         _chain("Add", node, inputs, output, g)
 
@@ -120,6 +126,9 @@ class Mul(Op):
         for other in xs[1:]:
             out = out * other
         return out
+
+    def torch_source(self, node, ins):
+        return TorchCall("{}", " * ", binary=True)
 
     def to_onnx(self, node, inputs, output, g):
         _chain("Mul", node, inputs, output, g)

@@ -7,7 +7,7 @@ import numpy as np
 from ..kernels.lazy import kernel_module
 from ..kernels.schedule import over_batch, over_channels
 from ..kernels.reference import norm as _reference
-from .base import Arg, Op, ShapeError, Step, fmt_shape, needs_image, numel, times
+from .base import Slot, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, needs_image, numel, times
 
 _norm = kernel_module("normalization")
 
@@ -44,6 +44,12 @@ class LRN(Op):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F  # PyTorch divides alpha by size; cnndsl follows the paper
         return F.local_response_norm(xs[0], a["size"], alpha=a["alpha"] * a["size"], beta=a["beta"], k=a["k"])
+
+    def torch_source(self, node, ins):
+        a = node.attrs  # PyTorch divides alpha by size; cnndsl follows the paper
+        return TorchModule("nn.LocalResponseNorm", (
+            Slot(a["size"], "size"), Slot(a["alpha"] * a["size"], None, "alpha", 1e-4),
+            Slot(a["beta"], "beta", "beta", 0.75), Slot(a["k"], "k", "k", 1.0)))
 
     def to_onnx(self, node, inputs, output, g):
         a = node.attrs  # ONNX, like PyTorch, divides alpha by size
@@ -109,6 +115,11 @@ class BatchNorm(Op):
         import torch.nn.functional as F
         return F.batch_norm(xs[0], p["running_mean"], p["running_var"], p["weight"], p["bias"], training,
                             a["momentum"], a["eps"])
+
+    def torch_source(self, node, ins):
+        a = node.attrs
+        return TorchModule("nn.BatchNorm2d" if len(ins[0]) == 3 else "nn.BatchNorm1d", (
+            Slot(ins[0][0], "in"), Slot(a["eps"], "eps", "eps", 1e-5), Slot(a["momentum"], "momentum", "momentum", 0.1)))
 
     def to_onnx(self, node, inputs, output, g):
         n = node.name

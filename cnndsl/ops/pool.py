@@ -7,7 +7,7 @@ import numpy as np
 from ..kernels.lazy import kernel_module
 from ..kernels.schedule import over_batch
 from ..kernels.reference import pool as _reference
-from .base import (SAME_AS_KERNEL, Arg, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
+from .base import (Slot, TorchCall, TorchModule, SAME_AS_KERNEL, Arg, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
                    window_out, window_steps)
 from .conv import resolve_pad
 
@@ -88,6 +88,9 @@ class MaxPool(_Pool):
         import torch.nn.functional as F
         return F.max_pool2d(xs[0], a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"])
 
+    def torch_source(self, node, ins):
+        return TorchModule("nn.MaxPool2d", _torch_window(node.attrs))
+
     def to_onnx(self, node, inputs, output, g):
         g.add("MaxPool", inputs, output, node.name, **_onnx_window(node, g))
 
@@ -120,6 +123,9 @@ class AvgPool(_Pool):
     def torch_forward(self, a, xs, p, training):
         import torch.nn.functional as F
         return F.avg_pool2d(xs[0], a["kernel"], a["stride"], a["pad"], ceil_mode=a["ceil"], count_include_pad=True)
+
+    def torch_source(self, node, ins):
+        return TorchModule("nn.AvgPool2d", _torch_window(node.attrs))
 
     def to_onnx(self, node, inputs, output, g):
         g.add("AveragePool", inputs, output, node.name, count_include_pad=1, **_onnx_window(node, g))
@@ -184,6 +190,9 @@ class GlobalAvgPool(_GlobalPool):
     def torch_forward(self, a, xs, p, training):
         return xs[0].mean(dim=(2, 3), keepdim=True)
 
+    def torch_source(self, node, ins):
+        return TorchCall("F.adaptive_avg_pool2d({}, 1)")
+
     def to_onnx(self, node, inputs, output, g):
         g.add("GlobalAveragePool", inputs, output, node.name)
 
@@ -226,6 +235,9 @@ class GlobalMaxPool(_GlobalPool):
     def torch_forward(self, a, xs, p, training):
         return xs[0].amax(dim=(2, 3), keepdim=True)
 
+    def torch_source(self, node, ins):
+        return TorchCall("F.adaptive_max_pool2d({}, 1)")
+
     def to_onnx(self, node, inputs, output, g):
         g.add("GlobalMaxPool", inputs, output, node.name)
 
@@ -250,6 +262,12 @@ class GlobalMaxPool(_GlobalPool):
         dx = np.empty(shape, dtype=dy.dtype)
         _pool.gmp_backward(np.ascontiguousarray(dy).reshape(shape[:2]), arg, dx.reshape(shape[0], shape[1], -1))
         return [dx], {}
+
+
+def _torch_window(a) -> tuple[Slot, ...]:
+    """nn.MaxPool2d / nn.AvgPool2d's arguments (PyTorch's stride, like cnndsl's, defaults to the kernel)."""
+    return (Slot(a["kernel"], "kernel"), Slot(a["stride"], "stride", "stride", a["kernel"]),
+            Slot(a["pad"], "pad", "padding", (0, 0)), Slot(a["ceil"], "ceil", "ceil_mode", False))
 
 
 def _onnx_window(node, g) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Op, Step, numel, times
+from .base import TorchCall, Op, Step, numel, times
 
 
 class Flatten(Op):
@@ -12,6 +12,9 @@ class Flatten(Op):
 
     def torch_forward(self, a, xs, p, training):
         return xs[0].flatten(1)
+
+    def torch_source(self, node, ins):
+        return TorchCall("torch.flatten({}, 1)")
 
     def to_onnx(self, node, inputs, output, g):
         g.add("Flatten", inputs, output, node.name, axis=1)

@@ -1,5 +1,8 @@
-"""The exporter (cnndsl.export.torch, the other tests' oracle) against independent PyTorch twins: nn.Modules
-written by hand, as a PyTorch user would, holding cnndsl's weights. So the oracle is not its own judge."""
+"""The exporters — cnndsl.export.torch (the other tests' oracle) and the PyTorch source of `cnndsl export
+--to pytorch` — against independent PyTorch twins: nn.Modules written by hand, as a PyTorch user would (after
+torchvision's LeNet-5, AlexNet and ResNet-18), holding cnndsl's weights. So neither exporter is its own judge."""
+
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +14,8 @@ import cnndsl  # noqa: E402
 from cnndsl.export.torch import to_torch  # noqa: E402
 
 from ..torch_oracle import rel_err  # noqa: E402
+from .test_pytorch_source import build  # noqa: E402
+from cnndsl.network import resolve  # noqa: E402
 
 
 def lenet5_twin() -> nn.Module:
@@ -46,18 +51,27 @@ def copy(module_params, net, names) -> None:
             tensor.copy_(torch.tensor(net.state_dict()[key]))
 
 
-def compare(net, twin, x, train: bool):
+def compare(net, twin, x, train: bool) -> None:
+    """The twin against both exporters: outputs, input gradients and every parameter gradient (the twin's
+    parameters are in cnndsl's order)."""
     twin = twin.double().train(train)
-    ours = to_torch(net, torch.float64).train(train)
     xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    xo = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    a, b = twin(xt), ours(xo)
+    a = twin(xt)
     dy = torch.tensor(np.random.default_rng(1).standard_normal(a.shape))
     a.backward(dy)
-    b.backward(dy)
-    assert rel_err(b.detach().numpy(), a.detach().numpy()) < 1e-10
-    assert rel_err(xo.grad.numpy(), xt.grad.numpy()) < 1e-10
-    return ours
+    want = dict(zip(net.params, (p.grad.numpy() for p in twin.parameters())))
+    graph, (source, _, _) = to_torch(net, torch.float64), build(net)
+    for ours in (graph, source):
+        ours.train(train)
+        xo = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        b = ours(xo)
+        b.backward(dy)
+        assert rel_err(b.detach().numpy(), a.detach().numpy()) < 1e-10
+        assert rel_err(xo.grad.numpy(), xt.grad.numpy()) < 1e-10
+    got = dict(source.named_parameters())
+    for key, g in graph.grads().items():
+        assert rel_err(g, want[key]) < 1e-10, key
+        assert rel_err(got[key].grad.numpy(), want[key]) < 1e-10, key
 
 
 def test_lenet5_against_a_hand_written_twin():
@@ -66,10 +80,7 @@ def test_lenet5_against_a_hand_written_twin():
     params = list(twin.parameters())
     copy(params, net, list(net.params))
     x = np.random.default_rng(0).standard_normal((4, 1, 32, 32))
-    ours = compare(net, twin, x, train=False)
-    grads = ours.grads()
-    for p, key in zip(params, net.params):
-        assert rel_err(grads[key], p.grad.numpy()) < 1e-10, key
+    compare(net, twin, x, train=False)
 
 
 @pytest.mark.parametrize("train", [False, True])
@@ -108,3 +119,66 @@ basic(16)
                                                                                   if k.startswith(o)))
     copy(twin_buffers, net, first_b + [k for k in buffers if "basic" in k])
     compare(net, twin, rng.standard_normal((2, 8, 12, 12)), train)
+
+
+def shipped_at(name: str, shape: str) -> cnndsl.Network:
+    """A shipped architecture at another input size (its `expect` of the totals dropped)."""
+    text = resolve(name).read_text()
+    text = re.sub(r"^input .*$", f"input {shape}", text, count=1, flags=re.M)
+    return cnndsl.parse("\n".join(line for line in text.splitlines() if not line.startswith("expect")), f"{name}.cnn")
+
+
+def alexnet_twin(features: int = 9216) -> nn.Module:
+    """torchvision's AlexNet (features, classifier), with the softmax cnndsl's file ends with."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(features, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 4096),
+        nn.ReLU(), nn.Linear(4096, 1000), nn.Softmax(dim=1))
+
+
+class ResNet18Twin(nn.Module):
+    """torchvision's resnet18, written out: a 7×7 stem, four stages of two basic blocks, gap, fc."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        blocks, cin = [], 64
+        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            blocks += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
+            cin = cout
+        self.layers = nn.Sequential(*blocks)
+        self.fc = nn.Linear(512, 1000)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        x = self.layers(x).mean((2, 3))
+        return torch.softmax(self.fc(x), 1)
+
+
+def copy_all(twin: nn.Module, net) -> None:
+    """Parameters, then running statistics, in order: the twins are written in the .cnn files' order."""
+    copy(twin.parameters(), net, list(net.params))
+    copy([b for name, b in twin.named_buffers() if not name.endswith("num_batches_tracked")], net, list(net.buffers))
+
+
+def test_alexnet_against_torchvisions_alexnet_written_out():
+    net = shipped_at("alexnet", "3x127x127").init(seed=7)  # 256×3×3 into the classifier: a third of the time
+    twin = alexnet_twin(256 * 3 * 3)
+    copy_all(twin, net)
+    compare(net, twin, np.random.default_rng(2).standard_normal((1, 3, 127, 127)), train=False)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_resnet18_against_torchvisions_resnet18_written_out(train):
+    net = shipped_at("resnet18", "3x64x64").init(seed=8)
+    rng = np.random.default_rng(9)
+    for k, v in net.buffers.items():
+        v[...] = rng.uniform(0.5, 1.5, v.shape) if k.endswith("var") else rng.standard_normal(v.shape) * 0.1
+    twin = ResNet18Twin()
+    copy_all(twin, net)
+    compare(net, twin, rng.standard_normal((2, 3, 64, 64)), train)
