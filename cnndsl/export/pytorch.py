@@ -28,6 +28,7 @@ from ..files import write_text
 from ..language import ast
 from ..ops import layer
 from ..ops.base import TorchCall, TorchModule
+from .names import fresh
 
 _WORDS = {"true": True, "false": False, "same": "same", "valid": "valid"}
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "//": 2}
@@ -452,7 +453,7 @@ class _Exporter:
             text, _ = pending.pop(v)
             old = content.get(var)
             if old is not None and old != v and uses.get(old, 0) > 0 and holder.get(old) == var:
-                keep = _fresh("identity", taken)
+                keep = fresh("identity", taken)
                 emit(f"{keep} = {var}", aux)
                 holder[old], content[keep] = keep, old
             emit(f"{var} = {text}", aux)
@@ -561,15 +562,6 @@ def _sum(parts: list[Expr | None]) -> Expr | None:
     if all(p.src.isdigit() for p in parts):
         return literal(sum(int(p.src) for p in parts))
     return Expr(" + ".join(p.src for p in parts), lambda env: sum(p.fn(env) for p in parts), 1)
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    name, k = base, 1
-    while name in taken:
-        k += 1
-        name = f"{base}{k}"
-    taken.add(name)
-    return name
 
 
 def _identifiers(text: str) -> set[str]:

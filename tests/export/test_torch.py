@@ -15,6 +15,8 @@ from cnndsl.export.torch import to_torch  # noqa: E402
 
 from ..torch_oracle import rel_err  # noqa: E402
 from .test_pytorch_source import build  # noqa: E402
+from . import torchvision_twins as twins  # noqa: E402
+from .torchvision_twins import BasicBlock  # noqa: E402
 from cnndsl.network import resolve  # noqa: E402
 
 
@@ -24,24 +26,6 @@ def lenet5_twin() -> nn.Module:
         nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
         nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
         nn.Softmax(dim=1))
-
-
-class BasicBlock(nn.Module):
-    """torchvision's ResNet basic block, written out."""
-
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                     if stride != 1 or cin != cout else None)
-
-    def forward(self, x):
-        skip = x if self.down is None else self.down(x)
-        y = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(y)) + skip)
 
 
 def copy(module_params, net, names) -> None:
@@ -140,26 +124,6 @@ def alexnet_twin(features: int = 9216) -> nn.Module:
         nn.ReLU(), nn.Linear(4096, 1000), nn.Softmax(dim=1))
 
 
-class ResNet18Twin(nn.Module):
-    """torchvision's resnet18, written out: a 7×7 stem, four stages of two basic blocks, gap, fc."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        blocks, cin = [], 64
-        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-            blocks += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
-            cin = cout
-        self.layers = nn.Sequential(*blocks)
-        self.fc = nn.Linear(512, 1000)
-
-    def forward(self, x):
-        x = nn.functional.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 3, 2, 1)
-        x = self.layers(x).mean((2, 3))
-        return torch.softmax(self.fc(x), 1)
-
-
 def copy_all(twin: nn.Module, net) -> None:
     """Parameters, then running statistics, in order: the twins are written in the .cnn files' order."""
     copy(twin.parameters(), net, list(net.params))
@@ -179,6 +143,6 @@ def test_resnet18_against_torchvisions_resnet18_written_out(train):
     rng = np.random.default_rng(9)
     for k, v in net.buffers.items():
         v[...] = rng.uniform(0.5, 1.5, v.shape) if k.endswith("var") else rng.standard_normal(v.shape) * 0.1
-    twin = ResNet18Twin()
+    twin = nn.Sequential(twins.resnet18(), nn.Softmax(dim=1))
     copy_all(twin, net)
     compare(net, twin, rng.standard_normal((2, 3, 64, 64)), train)
