@@ -38,6 +38,12 @@ def _network_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("network", metavar="FILE|NAME", help="a .cnn file, or a shipped architecture (see `cnndsl list`)")
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0–65535, got {text!r}")
+    return int(text)
+
+
 def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
@@ -245,6 +251,16 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=_at_most(30, 17), default=None, metavar="K",
                    help="ONNX: the opset, 17 or newer (default 17)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="the playground: edit a network in the browser, see it drawn and counted",
+                       description="Start a local web app: an editor for .cnn text, with the diagram, the per-layer "
+                                   "table and the totals updated as you type, mistakes marked on their lines, and "
+                                   "a button that trains a small network on the built-in digits. Listens on "
+                                   "127.0.0.1 unless --host says otherwise. Needs `pip install 'cnndsl[serve]'`.")
+    p.add_argument("network", nargs="?", metavar="FILE|NAME", help="the network to open (default: the last one edited)")
+    p.add_argument("--port", type=_port, default=8000, help="the port (default 8000; 0 picks a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1, this machine only)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("import", help="read an ONNX model back as .cnn text (and its weights)",
                        description="Turn an ONNX model of a CNN into .cnn text — one statement per node, labels and "
@@ -545,6 +561,21 @@ def _export_pytorch(args) -> int:
     top = save_source(net, args.output)
     print(f"wrote {args.output}: class {top} ({net.param_count:,} parameters); "
           f"load cnndsl's weights with load_weights(model, 'W.npz')")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve.run import need_server, serve
+    need_server()
+    text = name = None
+    if args.network:
+        from .network import decode, resolve
+        path = resolve(args.network)
+        text, name = decode(path.read_bytes(), str(path)), path.stem
+    try:
+        serve(text, name, args.host, args.port)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

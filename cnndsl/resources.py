@@ -29,3 +29,12 @@ def architectures_dir() -> Path:
 def shipped_architectures() -> dict[str, Path]:
     """Shipped network files by name (the file stem): {'lenet5': Path(...), ...}."""
     return {p.stem: p for p in sorted(architectures_dir().glob("*.cnn"))}
+
+
+def lesson_networks() -> dict[str, Path]:
+    """The lessons' networks by name (docs/lessons/nets/ in a checkout, cnndsl/lesson_nets/ in a wheel);
+    empty if neither is there."""
+    for folder in (_PACKAGE / "lesson_nets", _PACKAGE.parent / "docs" / "lessons" / "nets"):
+        if folder.is_dir():
+            return {p.stem: p for p in sorted(folder.glob("*.cnn"))}
+    return {}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cnndsl needs on a fresh machine: Graphviz's `dot` (Debian) and the package itself.
-# Usage: scripts/install.sh [--test]   (--test adds pytest, hypothesis, onnx, onnxruntime and the CPU build of torch)
+# Usage: scripts/install.sh [--test]   (--test adds pytest, hypothesis, onnx, onnxruntime, the playground's server
+# and Playwright, Debian's Chromium, and the CPU build of torch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The tests run the main job on an installed checkout; they set this to skip the install step.
@@ -12,6 +13,16 @@ if ! command -v dot >/dev/null 2>&1; then
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
   else
     echo "warning: Graphviz's 'dot' is missing; install it (e.g. 'sudo apt-get install graphviz') to render diagrams" >&2
+  fi
+fi
+
+# The playground's browser tests drive Debian's Chromium (Playwright is told where it is; it downloads nothing).
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Chromium with apt-get (the playground's browser tests)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "warning: Chromium is missing; the playground's browser tests will be skipped (apt-get install chromium)" >&2
   fi
 fi
 

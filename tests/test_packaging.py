@@ -24,6 +24,9 @@ def test_wheel_carries_grammar_and_architectures(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnndsl/grammars/cnn.lark" in names
     assert {f"cnndsl/architectures/{n}.cnn" for n in ("lenet5", "resnet50", "googlenet")} <= set(names)
+    # the playground's page and its libraries, and its examples from the lessons
+    assert {"cnndsl/serve/static/index.html", "cnndsl/serve/static/app.js",
+            "cnndsl/serve/static/vendor/codemirror/codemirror.js", "cnndsl/lesson_nets/digits_relu.cnn"} <= set(names)
 
 
 def test_installed_wheel_runs_outside_the_checkout(wheel, tmp_path):

@@ -122,6 +122,9 @@ class _Builder:
         scope = Scope(prefix="", labels={}, env={})
         self.g.graph["output"] = self.run(p.body, scope, "input")
         if self.errors:
+            if any(not isinstance(e, CnnExpectationError) for e in self.errors):
+                # an `expect` after a mistake counts a network the mistake changed: it says nothing new
+                self.errors = [e for e in self.errors if not isinstance(e, CnnExpectationError)]
             raise self.errors[0] if len(self.errors) == 1 else CnnErrors(self.errors)
         if len(self.nodes) == 1:  # statements, but no layer (only `expect`, say)
             raise CnnSyntaxError("the network has no layers", p.pos, "add layers after `input`")
