@@ -11,7 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+import sys
 
+import machine  # noqa: E402 — benchmarks/machine.py: re-runs without the OpenBLAS overrides, first
+
+sys.argv = machine.native_openblas(sys.argv)
 import cnndsl  # first, and tuned as the `cnndsl` command tunes itself, before NumPy loads OpenBLAS
 
 cnndsl.tune_process()
@@ -51,6 +55,7 @@ def main() -> None:
     if unknown := [n for n in names if n not in BATCH]:
         parser.error(f"no benchmark network {', '.join(unknown)}; choose from {', '.join(BATCH)}")
     import torch
+    print(machine.banner())
     b = np.random.rand(2048, 2048).astype(np.float32)
     matmul = 2 * 2048**3 / median_s(lambda: b @ b) / 1e9
     print(f"float32 matrix product 2048³ (NumPy's BLAS): {matmul:.0f} GFLOP/s; torch {torch.__version__}, "
@@ -89,7 +94,7 @@ def main() -> None:
         print(f"{name + ':' + node:<34} {'x'.join(map(str, xs)):>16} {'x'.join(map(str, ws)):>14} | {cells}", flush=True)
     out = args.out / "conv.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"matmul_gflops": matmul, "rows": rows}, indent=2))
+    out.write_text(json.dumps({"machine": machine.describe(), "matmul_gflops": matmul, "rows": rows}, indent=2))
     print(f"wrote {out}")
 
 

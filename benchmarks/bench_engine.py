@@ -25,6 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+import machine  # noqa: E402 — benchmarks/machine.py: re-runs without the OpenBLAS overrides, first
+
+sys.argv = machine.native_openblas(sys.argv)
 import cnndsl  # first, and tuned as the `cnndsl` command tunes itself: OPENBLAS_THREAD_TIMEOUT before
 
 cnndsl.tune_process()
@@ -158,6 +161,8 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the separate-process peak-memory runs")
     parser.add_argument("--out", type=Path, default=OUT, metavar="DIR", help=f"where engine.json goes (default {OUT})")
     parser.add_argument("--peak-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--openblas-env", action="store_true",
+                        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: run without them)")
     args = parser.parse_args()
     if unknown := [n for n in args.networks if n not in NETWORKS]:
         parser.error(f"no benchmark network {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
@@ -167,6 +172,8 @@ def main() -> None:
         return
     import torch
     rows = []
+    info = machine.describe()
+    print(machine.banner(info))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {args.repeat} after warm-up")
     head = (f"{'network':<10} {'batch':>5} | {'fwd cnndsl':>10} {'torch':>8} {'ratio':>6} | {'step cnndsl':>11} "
             f"{'torch':>8} {'ratio':>6} | {'GFLOP/s step':>13} | {'peak MB':>15} {'ratio':>6}")
@@ -187,7 +194,7 @@ def main() -> None:
               flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / "engine.json"
-    out.write_text(json.dumps({"torch": torch.__version__, "rows": rows}, indent=2))
+    out.write_text(json.dumps({"machine": info, "torch": torch.__version__, "rows": rows}, indent=2))
     print(f"wrote {out}")
 
 

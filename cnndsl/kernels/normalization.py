@@ -120,6 +120,23 @@ def bn_forward(x, mean, var, gamma, beta, eps, y, c0, c1):
                 dst[q] = src[q] * scale + shift
 
 
+@njit(cache=True, nogil=True)
+def bn_clamp_forward(x, mean, var, gamma, beta, eps, high, y, c0, c1):
+    """min(max(γ (x − μ) / √(σ² + ε) + β, 0), high): batch norm and the ReLU (high = ∞) or ReLU6 (high = 6)
+    after it, in one pass (inference; y may be x)."""
+    n_img, n_c, p = x.shape
+    for c in range(c0, c1):
+        inv = 1.0 / np.sqrt(var[c] + eps)
+        scale = x.dtype.type(gamma[c] * inv)
+        shift = x.dtype.type(beta[c] - mean[c] * gamma[c] * inv)
+        zero, top = x.dtype.type(0), x.dtype.type(high)
+        for n in range(n_img):
+            src = x[n, c]
+            dst = y[n, c]
+            for q in range(p):
+                dst[q] = min(max(src[q] * scale + shift, zero), top)
+
+
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def bn_backward(dy, x, mean, var, gamma, eps, batch_stats_used, dx, dgamma, dbeta, c0, c1):
     """batch_stats_used: training mode (μ, σ² depend on x); otherwise running statistics (constants).

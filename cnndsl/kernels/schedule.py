@@ -52,8 +52,10 @@ MAX_DIRECT_FILTERS = 32
 
 
 def conv_algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw) -> str:
-    """"winograd", "pointwise", "direct" or "im2col", for a batch of n through a conv layer."""
+    """"depthwise", "winograd", "pointwise", "direct" or "im2col", for a batch of n through a conv layer."""
     f, cg, kh, kw = w_shape
+    if groups > 1 and cg == 1 and f == groups:  # one filter per channel (MobileNet): channels share the cores
+        return "depthwise"
     stride, pad, dilation = tuple(stride), tuple(pad), tuple(dilation)
     tiles = n * ((out_hw[0] + 1) // 2) * ((out_hw[1] + 1) // 2)
     if ((kh, kw) == (3, 3) and stride == (1, 1) and dilation == (1, 1)

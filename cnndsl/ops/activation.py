@@ -31,9 +31,11 @@ class _Activation(Op):
         return [Step("FLOPs", f"{flops // max(numel(out), 1)} · {times(*out)}" if flops else "0", flops,
                      "one operation per element" if flops else "nothing is computed")]
 
+    inplace_ok = True
+
     def forward(self, a, xs, params, ctx):
         (x,) = xs
-        y = np.empty_like(x)
+        y = x if ctx.inplace else np.empty_like(x)  # element by element: safe over its own input
         over_batch(lambda lo, hi: self.kernel_forward(a, x[lo:hi].reshape(-1), y[lo:hi].reshape(-1)), len(x), x.size)
         return y, ((x if self.keeps == "x" else y) if ctx.keep else None)
 
@@ -188,6 +190,8 @@ class Identity(_Activation):
 
     def to_onnx(self, node, inputs, output, g):
         g.add("Identity", inputs, output, node.name)
+
+    fresh_output = False
 
     def forward(self, a, xs, params, ctx):
         return xs[0], None

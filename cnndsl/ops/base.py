@@ -190,6 +190,10 @@ class Op:
     fuses: ClassVar[bool] = False  # drawn inside the node of the layer before it (activations, bn)
     # Finite inputs always give a finite output (forward) / input gradient (backward): the engine skips
     # its NaN/Inf check there, since the first non-finite value must come from another layer.
+    # Inference: forward can write over its input when the engine allows it (ctx.inplace); the output is a
+    # fresh array, not a view of an input (flatten, identity and inference dropout return their input)
+    inplace_ok: ClassVar[bool] = False
+    fresh_output: ClassVar[bool] = True
     finite_forward: ClassVar[bool] = False
     finite_backward: ClassVar[bool] = False
     help: ClassVar[str] = ""
@@ -322,6 +326,10 @@ class RunContext:
     rng: np.random.Generator
     state: dict[str, np.ndarray] = field(default_factory=dict)  # this node's buffers (running statistics)
     need_dx: bool = True  # backward may skip the input gradient (the network's input needs none)
+    # inference only (engine/executor.py decides): the op may write its output over its input, which nothing
+    # else reads; a batch norm may clamp its output as the ReLU or ReLU6 after it would (fuse_clamp: the top)
+    inplace: bool = False
+    fuse_clamp: float | None = None
 
 
 def needs_image(op: Op, shape: Shape) -> None:

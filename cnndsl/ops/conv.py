@@ -73,7 +73,7 @@ class Conv(Op):
         algorithm = schedule.conv_algorithm(w, a["stride"], a["pad"], a["dilation"], a["groups"], batch, node.shape[1:])
         if algorithm == "winograd":
             return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * schedule.WORKSPACE
-        if algorithm == "pointwise":
+        if algorithm in ("pointwise", "depthwise"):
             return 0
         budget = schedule.FLAT_WORKSPACE if algorithm == "direct" else schedule.WORKSPACE
         k, (oh, ow) = w[1] * w[2] * w[3], node.shape[1:]

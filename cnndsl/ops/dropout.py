@@ -31,6 +31,8 @@ class Dropout(Op):
     def describe(self, a):
         return f"dropout {a['p']:g}"
 
+    fresh_output = False  # at inference it passes its input on
+
     def forward(self, a, xs, params, ctx):
         (x,) = xs
         if not ctx.training or a["p"] == 0:

@@ -106,6 +106,7 @@ class BatchNorm(Op):
 
     display = "BN"
     parameters = "gamma[C], beta[C] (saved as `weight`, `bias`)"
+    inplace_ok = True  # at inference: one multiply-add per element
     init_looks_through = True
 
     def saves(self, a):
@@ -157,10 +158,16 @@ class BatchNorm(Op):
             _update_running(rm, rv, mean, var, x3.shape[0] * x3.shape[2], a["momentum"])
         else:
             mean, var = rm.copy(), rv.copy()
-        y = np.empty_like(x)
+        inference = not ctx.training and not ctx.keep
+        y = x if ctx.inplace and inference else np.empty_like(x)
         y3 = _ncp(y)
         w, b, eps = params["weight"], params["bias"], a["eps"]
-        over_channels(lambda c0, c1: _norm.bn_forward(x3, mean, var, w, b, eps, y3, c0, c1), x3.shape[1], x.size)
+        if ctx.fuse_clamp is not None and inference:
+            top = ctx.fuse_clamp
+            over_channels(lambda c0, c1: _norm.bn_clamp_forward(x3, mean, var, w, b, eps, top, y3, c0, c1),
+                          x3.shape[1], x.size)
+        else:
+            over_channels(lambda c0, c1: _norm.bn_forward(x3, mean, var, w, b, eps, y3, c0, c1), x3.shape[1], x.size)
         return y, ((x, mean, var) if ctx.keep else None)
 
     def reference_forward(self, a, xs, params, ctx):

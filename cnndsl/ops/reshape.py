@@ -8,6 +8,7 @@ from .base import TorchCall, Op, Step, numel, times
 class Flatten(Op):
     name = "flatten"
     family = "reshape"
+    fresh_output = False  # a view of its input
     init_looks_through = True
 
     def torch_forward(self, a, xs, p, training):

@@ -18,6 +18,8 @@ CASES = [
     ("conv 6 5x3 stride=2x1 pad=2x1 dilation=1x2", "3x13x12"),
     ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x8x8"),
     ("conv 8 3x3 groups=8 pad=1 bias=false", "8x7x7"),      # depthwise
+    ("conv 6 3x3 groups=6 stride=2 pad=1", "6x9x8"),         # depthwise, strided (MobileNet's downsampling)
+    ("conv 4 4x2 groups=4 stride=2x1 pad=3x0 dilation=2x1", "4x9x6"),  # depthwise: odd sides, wide padding
     ("conv 4 1x7 pad=0x3", "3x5x9"),
     ("conv 7 1x1 stride=2", "5x9x9"),
     ("conv 3 4x4 stride=3", "2x11x10"),                      # an even kernel
@@ -138,7 +140,8 @@ def test_fused_softmax_cross_entropy_matches_torch():
     ("conv 5 3x3 stride=2 pad=1", "3x13x11", "im2col"),
     ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9", "direct"),  # the padded-width grid
     ("conv 40 3x3 stride=1x2 pad=1", "3x9x9", "im2col"),          # row-wise im2col
-    ("conv 4 1x1", "3x7x7", "pointwise")])
+    ("conv 4 1x1", "3x7x7", "pointwise"),
+    ("conv 16 3x3 groups=16 stride=2 pad=1", "16x9x9", "depthwise")])
 def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, algorithm, workspace, monkeypatch):
     """Small workspaces force row bands of one image and several-image tiles; the batch of 5 splits
     unevenly over the threads."""

@@ -7,8 +7,9 @@ the layer's shapes; each algorithm is a module of this package, with the same tw
     pointwise.py  1×1 stride 1: one GEMM per image
     winograd.py   3×3 stride 1: F(2×2, 3×3)
     direct.py     stride 1, few filters: taps on the padded-width grid (flat.py, taps.py)
+    depthwise.py  one filter per channel (groups = channels), any stride: a loop per channel and tap
 
-The readable twin of all four: kernels/reference/conv.py; tests/kernels/ checks each against it.
+The readable twin of all five: kernels/reference/conv.py; tests/kernels/ checks each against it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import numpy as np
 from numba import njit
 
 from .. import schedule
-from . import direct, im2col, pointwise, winograd
+from . import depthwise, direct, im2col, pointwise, winograd
 
-ALGORITHMS = {"im2col": im2col, "pointwise": pointwise, "winograd": winograd, "direct": direct}
+ALGORITHMS = {"im2col": im2col, "pointwise": pointwise, "winograd": winograd, "direct": direct,
+              "depthwise": depthwise}
 
 
 def algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw):

@@ -1,0 +1,57 @@
+"""Inference reuses buffers — an element-wise layer writes over its input, a batch norm clamps as the ReLU
+or ReLU6 after it would, in the same pass — and computes exactly what the forward pass that keeps
+everything computes, never touching the caller's array, a view, a tensor read twice or a layer asked for."""
+
+import numpy as np
+import pytest
+
+import cnndsl
+from cnndsl.resources import lesson_networks
+
+from ..conftest import net_of
+from ..export.test_onnx import EVERY_OP, with_statistics
+
+SHARED = [
+    # a batch norm read twice (by its ReLU and by an add): not fused, not overwritten
+    ("conv 4 3x3 pad=1\na: bn\nrelu\nadd @a\nflatten\ndense 3", "2x6x6"),
+    # flatten's output is a view of the conv's: the ReLU after it allocates
+    ("conv 4 3x3\nflatten\nrelu\ndense 3", "2x6x6"),
+    # a ReLU of the input itself; a merge of a fused pair and its producer
+    ("relu\nr: conv 2 1x1\nfrom @r\nbn; relu6\nconcat @r\ngap\nflatten\ndense 2", "2x5x5"),
+    # batch norm, ReLU6 (MobileNet), and a batch norm after a dense layer
+    ("conv 6 3x3 groups=2 pad=1; bn; relu6\nconv 6 3x3 groups=6 stride=2 pad=1; bn; relu6\nflatten\ndense 5; bn; relu",
+     "2x7x7"),
+]
+
+
+def pair(net, x):
+    kept = net.forward(x, mode="eval", grad=True)  # nothing reused
+    reused = net.forward(x, mode="eval", grad=False)
+    return kept, reused
+
+
+@pytest.mark.parametrize("body, shape", EVERY_OP + SHARED)
+def test_reused_buffers_give_the_same_output(body, shape):
+    net = with_statistics(net_of(body, shape).init(1))
+    x = np.random.default_rng(0).standard_normal((3, *net.input_shape)).astype(np.float32)
+    before = x.copy()
+    kept, reused = pair(net, x)
+    np.testing.assert_array_equal(kept, reused)
+    np.testing.assert_array_equal(x, before)  # the caller's array is never written
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet", "mobilenetv2"])
+def test_shipped_networks_and_the_layers_asked_for(name):
+    net = with_statistics(cnndsl.load(lesson_networks().get(name) or name).init(0))
+    x = np.random.default_rng(1).standard_normal((1, *net.input_shape)).astype(np.float32)
+    kept, reused = pair(net, x)
+    np.testing.assert_array_equal(kept, reused)
+    # a batch norm and the activation after it, asked for: both as they are, not fused over each other
+    bn = next((n for n in net.layers if net.node(n).op == "batchnorm"), "conv1")
+    after = next(s for s in net.graph.successors(bn))
+    net.engine.forward(x, mode="eval", grad=True, keep=(bn, after))
+    want = {k: v.copy() for k, v in net.engine.kept.items()}
+    got = net.activations(x, [bn, after])
+    for k in (bn, after):
+        np.testing.assert_array_equal(got[k], want[k])
+    assert (got[bn] < 0).any() and not (got[after] < 0).any()
