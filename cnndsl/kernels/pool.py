@@ -249,7 +249,7 @@ def gmp_backward(dy, arg, dx):
 
 
 @njit(cache=True, nogil=True)
-def _avg2x2_forward(x, y):
+def avg2x2_forward(x, y):
     """2×2 windows (LeNet's): the four taps spelled out, so the loop along an output row vectorizes (4–7×
     the general loop). · ¼ is exactly / 4."""
     n_img, n_c, oh, ow = y.shape
@@ -263,8 +263,8 @@ def _avg2x2_forward(x, y):
 
 
 @njit(cache=True, nogil=True)
-def _avg2x2_backward(dy, dx):
-    """The adjoint of _avg2x2_forward; writes all of dx (zero in a leftover last row or column)."""
+def avg2x2_backward(dy, dx):
+    """The adjoint of avg2x2_forward; writes all of dx (zero in a leftover last row or column)."""
     n_img, n_c, oh, ow = dy.shape
     h = dx.shape[2]
     quarter = dy.dtype.type(0.25)
@@ -287,10 +287,7 @@ def _avg2x2_backward(dy, dx):
 @njit(cache=True, nogil=True)
 def avgpool_tiled_forward(x, kh, kw, y):
     """Non-overlapping windows inside the input (stride = kernel, no padding): row by row, no divisor
-    bookkeeping; 2×2 windows spelled out."""
-    if (kh, kw) == (2, 2):
-        _avg2x2_forward(x, y)
-        return
+    bookkeeping (2×2 windows: avg2x2_forward, chosen by the caller so that only one is compiled)."""
     n_img, n_c, oh, ow = y.shape
     size = x.dtype.type(kh * kw)
     for n in range(n_img):
@@ -310,9 +307,6 @@ def avgpool_tiled_forward(x, kh, kw, y):
 @njit(cache=True, nogil=True)
 def avgpool_tiled_backward(dy, kh, kw, dx):
     """The adjoint of avgpool_tiled_forward; writes all of dx (zero under no window)."""
-    if (kh, kw) == (2, 2):
-        _avg2x2_backward(dy, dx)
-        return
     n_img, n_c, oh, ow = dy.shape
     size = dy.dtype.type(kh * kw)
     for n in range(n_img):
