@@ -159,12 +159,14 @@ class Network:
         """The memory estimate of a run (engine/memory.py): weights, gradients, optimizer state,
         activations at this batch size and workspace, in bytes (`.total`, `.describe()`)."""
         from .engine.memory import estimate
-        return estimate(self.graph, self._running(mode), batch, backward, 4, optimizer)
+        return estimate(self.graph, self._running(mode), batch, backward, 4, optimizer,
+                        reuse=mode == "eval" and not backward)
 
     def check_memory(self, batch: int, mode: str = "eval", backward: bool = False, optimizer: str | None = None):
         """Raise CnnError, with the figure and a batch that fits, if the run cannot fit in memory."""
         from .engine.memory import check
-        return check(self.graph, self._running(mode), batch, backward, 4, optimizer)
+        return check(self.graph, self._running(mode), batch, backward, 4, optimizer,
+                     reuse=mode == "eval" and not backward)
 
     def _running(self, mode: str) -> list[str]:
         return [n for n in self.layers if mode == "train" or not self.graph.nodes[n]["node"].train_only]

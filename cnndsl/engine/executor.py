@@ -149,7 +149,8 @@ class Engine:
         self._check_input(x)
         training = mode == "train"
         nodes = self.run_nodes(training)
-        memory.check(self.g, nodes, x.shape[0], grad, self.dtype.itemsize)
+        reuse = not grad and not training and self.kernels == "fast"  # inference: buffers may be reused
+        memory.check(self.g, nodes, x.shape[0], grad, self.dtype.itemsize, reuse=reuse)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         if grad:  # a new tape: the last gradients go now, not alive next to the new activations (PyTorch's
             self.grads = {}  # zero_grad(set_to_none=True) before a step; a network's worth of memory)
@@ -162,21 +163,17 @@ class Engine:
         acts: dict[str, np.ndarray] = {"input": x}
         tape: dict[str, object] = {}
         ctx = RunContext(training=training, keep=grad, rng=np.random.default_rng(seed))
-        reuse = not grad and not training and self.kernels == "fast"  # inference: buffers may be reused
-        owned = set()  # nodes whose output is an array of their own (not the caller's input, not a view)
-        fused: dict[str, str] = {}  # a ReLU or ReLU6 applied by the batch norm before it → that batch norm
+        inplace, fused = memory.reuse_plan(self.g, nodes, keep_out) if reuse else (set(), {})
+        clamps = {bn: 6.0 if self.g.nodes[act]["node"].op == "relu6" else float("inf") for act, bn in fused.items()}
         for node in nodes:
             data = self.g.nodes[node]["node"]
             if node in fused:  # its batch norm did it: the same array
                 acts[node] = acts[fused[node]]
-                if fused[node] in owned:
-                    owned.add(node)
                 self._release_inputs(data, uses, acts, keep_out)
                 continue
             ctx.state = self.state.get(node, {})
-            ctx.inplace, ctx.fuse_clamp = False, None
-            if reuse:
-                self._plan_inplace(node, data, ctx, uses, acts, keep_out, owned, fused, running)
+            ctx.inplace = node in inplace and acts[data.inputs[0]].flags.c_contiguous
+            ctx.fuse_clamp = clamps.get(node)  # a batch norm that applies the ReLU or ReLU6 after it
             start = perf_counter()
             with np.errstate(all="ignore"):  # NaN and Inf are caught below, with the layer's name
                 op = OPS[data.op]
@@ -188,8 +185,6 @@ class Engine:
             if check_finite and not OPS[data.op].finite_forward and not finite(y):
                 raise _non_finite(data, node, "output", "forward")
             acts[node] = y
-            if reuse and (OPS[data.op].fresh_output or ctx.inplace):
-                owned.add(node)
             if grad:
                 tape[node] = cache
             self._release_inputs(data, uses, acts, keep_out)
@@ -207,25 +202,6 @@ class Engine:
             uses[i] -= 1
             if uses[i] <= 0 and i not in keep_out:
                 del acts[i]
-
-    def _plan_inplace(self, node: str, data, ctx: RunContext, uses: dict, acts: dict, keep_out: set, owned: set,
-                      fused: dict, running: set) -> None:
-        """At inference, an element-wise layer (batch norm, an activation) writes over its input when that
-        array is its producer's own, read by nothing else and not asked for; and a batch norm whose only
-        reader is a ReLU or ReLU6 clamps in the same pass (ONNX Runtime folds batch norm into the
-        convolution and fuses the activation; this keeps one pass of the two or three). docs/performance.md,
-        entry 48."""
-        op = OPS[data.op]
-        if not op.inplace_ok or len(data.inputs) != 1:
-            return
-        (i,) = data.inputs
-        ctx.inplace = i in owned and uses[i] == 1 and i not in keep_out and acts[i].flags.c_contiguous
-        if data.op == "batchnorm" and uses[node] == 1 and node not in keep_out:
-            (after,) = [s for s in self.g.successors(node) if s in running]
-            top = {"relu": float("inf"), "relu6": 6.0}.get(self.g.nodes[after]["node"].op)
-            if top is not None and after not in keep_out:
-                ctx.fuse_clamp = top
-                fused[after] = node
 
     def release(self) -> None:
         """Drop the last forward's tape, outputs and gradients (the weights stay)."""

@@ -55,15 +55,18 @@ class Footprint:
 
 
 def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4,
-             optimizer: str | None = None) -> Footprint:
+             optimizer: str | None = None, reuse: bool = False) -> Footprint:
+    """reuse: an inference pass that writes element-wise layers over their inputs (reuse_plan)."""
     data = {n: g.nodes[n]["node"] for n in ["input"] + nodes}
     size = {n: math.prod(d.shape) for n, d in data.items()}
     params = sum(d.n_params for d in data.values())
     state = sum(math.prod(s) for d in data.values() for s in d.state.values())
     threads = threads_from_env()
     ws = {n: OPS[d.op].workspace(d, batch, threads, grad) for n, d in data.items()}
-    sweep = _backward_peak if grad else _inference_peak
-    peak, ws_at_peak = sweep(g, nodes, data, size, batch, ws)
+    if grad:
+        peak, ws_at_peak = _backward_peak(g, nodes, data, size, batch, ws)
+    else:
+        peak, ws_at_peak = _inference_peak(g, nodes, data, size, batch, ws, reuse)
     largest = max(nodes, key=lambda n: size[n]) if nodes else "input"
     return Footprint(weights=(params + state) * itemsize, gradients=params * itemsize if grad else 0,
                      optimizer=SLOTS[optimizer] * params * itemsize,
@@ -71,20 +74,63 @@ def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: 
                      per_image=-(-(peak - ws_at_peak) // max(batch, 1)) * itemsize, largest=largest)
 
 
-def _inference_peak(g, nodes, data, size, batch: int, ws: dict) -> tuple[int, int]:
+def reuse_plan(g: nx.DiGraph, nodes: list[str], keep: set[str]) -> tuple[set[str], dict[str, str]]:
+    """At inference (eval, nothing kept for backward): the element-wise layers (Op.inplace_ok) that write
+    over their input — an array of its producer's own (Op.fresh_output, or itself written over one), read
+    by nothing else and not in `keep` — and the ReLUs and ReLU6s a batch norm applies in its own pass
+    ({activation: batch norm}). The engine runs this plan; the estimate counts no new array for either."""
+    running = set(nodes)
+    uses = {n: sum(1 for s in g.successors(n) if s in running) for n in ["input"] + nodes}
+    owned: set[str] = set()
+    inplace: set[str] = set()
+    fused: dict[str, str] = {}
+    for node in nodes:
+        d = g.nodes[node]["node"]
+        if node in fused:
+            if fused[node] in owned:
+                owned.add(node)
+            continue
+        op = OPS[d.op]
+        if op.inplace_ok and len(d.inputs) == 1:
+            (i,) = d.inputs
+            if i in owned and uses[i] == 1 and i not in keep:
+                inplace.add(node)
+            if d.op == "batchnorm" and uses[node] == 1 and node not in keep:
+                (after,) = [s for s in g.successors(node) if s in running]
+                if g.nodes[after]["node"].op in ("relu", "relu6") and after not in keep:
+                    fused[after] = node
+        if op.fresh_output or node in inplace:
+            owned.add(node)
+    return inplace, fused
+
+
+def inference_keep(g: nx.DiGraph) -> set[str]:
+    """What an inference pass keeps whatever it is asked: the output and, before a trailing softmax, the logits."""
+    out = g.graph["output"]
+    data = g.nodes[out]["node"]
+    return {out} | ({data.inputs[0]} if data.op == "softmax" else set())
+
+
+def _inference_peak(g, nodes, data, size, batch: int, ws: dict, reuse: bool = False) -> tuple[int, int]:
     """The most elements alive at once when each output is freed after its last reader, each layer's
-    scratch counted while it runs; and that scratch."""
+    scratch counted while it runs; and that scratch. With reuse, a layer that writes over its input (or is
+    fused into the batch norm before it) takes that array over instead of adding one."""
     running = set(nodes)
     uses = {n: sum(1 for s in g.successors(n) if s in running) for n in data}
+    inplace, fused = reuse_plan(g, nodes, inference_keep(g)) if reuse else (set(), {})
+    taken = set()  # inputs whose array a later layer took over: freeing them frees nothing
     live = size["input"] * batch
     peak, at_peak = live, 0
     for node in nodes:
-        live += size[node] * batch
+        if node in inplace or node in fused:
+            taken.update(data[node].inputs)
+        else:
+            live += size[node] * batch
         if live + ws.get(node, 0) > peak:
             peak, at_peak = live + ws.get(node, 0), ws.get(node, 0)
         for i in dict.fromkeys(data[node].inputs):
             uses[i] -= 1
-            if uses[i] <= 0:
+            if uses[i] <= 0 and i not in taken:
                 live -= size[i] * batch
     return peak, at_peak
 
@@ -196,15 +242,15 @@ _last: "weakref.WeakKeyDictionary[nx.DiGraph, tuple]" = weakref.WeakKeyDictionar
 
 
 def check(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: int = 4,
-          optimizer: str | None = None) -> Footprint:
+          optimizer: str | None = None, reuse: bool = False) -> Footprint:
     """The footprint, or a CnnError with the figure, the largest layer and a batch that fits. The
     estimate of a graph is kept for the next call with the same arguments (a training loop's steps)."""
-    key = (tuple(nodes), batch, grad, itemsize, optimizer)
+    key = (tuple(nodes), batch, grad, itemsize, optimizer, reuse)
     cached = _last.get(g)
     if cached is not None and cached[0] == key:
         need = cached[1]
     else:
-        need = estimate(g, nodes, batch, grad, itemsize, optimizer)
+        need = estimate(g, nodes, batch, grad, itemsize, optimizer, reuse)
         _last[g] = (key, need)
     have = available_bytes()
     if need.total > HEADROOM * have:

@@ -75,6 +75,8 @@ class Conv(Op):
             return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * schedule.WORKSPACE
         if algorithm in ("pointwise", "depthwise"):
             return 0
+        if algorithm == "direct" and not grad and tuple(a["pad"]) == (0, 0):
+            return 0  # the taps read the input itself: no padded copy
         budget = schedule.FLAT_WORKSPACE if algorithm == "direct" else schedule.WORKSPACE
         k, (oh, ow) = w[1] * w[2] * w[3], node.shape[1:]
         columns = max(budget // k, ow)  # a tile's columns, as schedule.tiles cuts them
