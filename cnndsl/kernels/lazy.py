@@ -24,17 +24,34 @@ def _listen() -> None:
     _listening = True
     from numba.core import event
 
+    import atexit
+    import time
+
     class FirstCompile(event.Listener):
         said = False
+        depth = 0  # compilations nest (a kernel compiles the helpers it calls)
+        kernels = 0
+        seconds = 0.0
 
         def on_start(self, ev):
             if not self.said:
                 self.said = True
+                atexit.register(self.summary)
                 print("compiling kernels for the first run (once: numba caches them; a few seconds per kind of "
                       "layer)…", file=sys.stderr, flush=True)
+            if self.depth == 0:
+                self.began = time.perf_counter()
+            self.depth += 1
 
         def on_end(self, ev):
-            pass
+            self.depth -= 1
+            if self.depth == 0:
+                self.kernels += 1
+                self.seconds += time.perf_counter() - self.began
+
+        def summary(self):
+            print(f"compiled {self.kernels} kernel{'s' if self.kernels != 1 else ''} in {self.seconds:.1f} s; "
+                  "later runs load them from the cache", file=sys.stderr, flush=True)
 
     event.register("numba:compile", FirstCompile())
 
