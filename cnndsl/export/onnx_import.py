@@ -472,10 +472,13 @@ def _structured(header: list[str], steps: list[Step], source: str, output: str) 
     import cnndsl
     units = _extend(_units(_tree(steps, source, output)))
     rendered = []  # per unit: (lines, weighted steps in order)
-    for unit in units:
+    groups: dict[str, list[int]] = {}
+    for k, unit in enumerate(units):
         order: list[Step] = []
-        rendered.append((unit, _render(unit, "", order), order))
-    groups = _groups(units)
+        lines = _render(unit, "", order)
+        rendered.append((unit, lines, order))
+        if any(item[0] == "merge" for item in unit):
+            groups.setdefault(_INT.sub("#", "\n".join(lines)), []).append(k)
     defs, calls, taken = [], {}, set()
     for template, members in groups.items():
         if len(members) < 2:

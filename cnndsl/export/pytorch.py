@@ -18,6 +18,7 @@ source computes what the graph does; tests compare it with the engine and with h
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -232,11 +233,11 @@ class _Exporter:
         for it in inst.items:
             form = (it.form.cls if isinstance(it.form, TorchModule) else it.form.template) if it.kind == "layer" \
                 else self.instances[it.child].cls
-            out.append((it.kind, it.rel, form, it.scope, it.aux, tuple(self._ref(inst, it, i) for i in it.inputs)))
+            out.append((it.kind, it.rel, form, it.scope, it.aux, tuple(self._ref(inst, i) for i in it.inputs)))
         return tuple(out)
 
     @staticmethod
-    def _ref(inst: Instance, item: Item, value: str) -> str:
+    def _ref(inst: Instance, value: str) -> str:
         return "IN" if value == inst.input else value[len(inst.name) + 1:] if inst.name else value
 
     def classes_for(self, block: str | None, instances: list[Instance]) -> None:
@@ -276,6 +277,7 @@ class _Exporter:
         """Each item's arguments written for every instance of the group: {item index: [(kw, Expr)]},
         or ("split", values) for the first argument that cannot be."""
         params = {p.name for p in self.defs[block].params} if block else set()
+        names = {python_name(p) for p in params}
         envs = [inst.env for inst in group]
         channels: dict[str, Expr | None] = {"IN": Expr("cin", lambda env: env["cin"]) if block else
                                              literal(group[0].env["cin"])}
@@ -283,13 +285,13 @@ class _Exporter:
         rep = group[0]
         for k, it in enumerate(rep.items):
             items = [inst.items[k] for inst in group]
-            ref = [self._ref(rep, it, v) for v in it.inputs]
+            ref = [self._ref(rep, v) for v in it.inputs]
             if it.kind == "call":
                 args, split = self._call_args(it, items, group, params, envs, channels.get(ref[0]))
                 if split is not None:
                     return ("split", split)
                 plan[k] = args
-                channels[self._ref(rep, it, it.output)] = None
+                channels[self._ref(rep, it.output)] = None
                 continue
             if isinstance(it.form, TorchCall):
                 plan[k] = []
@@ -313,8 +315,8 @@ class _Exporter:
                 elif slot.source and isinstance(stmt, ast.Layer):
                     e = _arg_expr(stmt, slot.source)
                     cands.append(compile_expr(e, params) if e is not None else None)
-                written = cands and cands[0] is not None and cands[0].prec < 3 or \
-                    cands and cands[0] is not None and _identifiers(cands[0].src) & {python_name(p) for p in params}
+                first = cands[0] if cands else None  # what the .cnn file wrote, if an expression of the block's
+                written = first is not None and (first.prec < 3 or bool(_identifiers(first.src) & names))
                 if slot.kw is not None and not written and all(_same(v, slot.default) for v in values):
                     continue  # PyTorch's default, and the .cnn file did not write it with a parameter
                 expr = self._choose(cands, values, envs, params, slot.source == "in")
@@ -565,7 +567,6 @@ def _sum(parts: list[Expr | None]) -> Expr | None:
 
 
 def _identifiers(text: str) -> set[str]:
-    import re
     return set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text))
 
 

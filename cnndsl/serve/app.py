@@ -97,7 +97,7 @@ class Playground:
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:
-            raise BadRequest(f"stopped after {timeout:g} s: the network is too large to check here",
+            raise BadRequest(f"stopped after {timeout:g} s: the network is too large for the playground",
                              status=422) from None
 
     # ---- requests -----------------------------------------------------------------------------------
@@ -151,14 +151,10 @@ class Playground:
     async def onnx(self, request: Request) -> Response:
         from ..errors import CnnError
         data = await self.read_json(request)
-        text = self.text_of(data)
-        future = self.pool.schedule(work.onnx, args=(text,), timeout=ONNX_TIMEOUT)
         try:
-            blob = await asyncio.wrap_future(future)
+            blob = await self.run(work.onnx, self.text_of(data), timeout=ONNX_TIMEOUT)
         except CnnError as e:
             return JSONResponse({"ok": False, "errors": work.errors_of(e)}, status_code=422)
-        except FutureTimeout:
-            raise BadRequest(f"the ONNX export took more than {ONNX_TIMEOUT:g} s", status=422) from None
         return Response(blob, media_type="application/octet-stream",
                         headers={"Content-Disposition": 'attachment; filename="network.onnx"'})
 
