@@ -8,6 +8,7 @@ dashed beside a straight main path, aux heads in dashed clusters marked "train o
 from __future__ import annotations
 
 import html
+import itertools
 import shutil
 import subprocess
 from collections import Counter
@@ -161,21 +162,39 @@ def _through_headers(view: View, headers: dict[str, str]) -> list[Edge]:
     for unit in view.units.values():
         for i, cluster in enumerate(unit.clusters):
             member.setdefault(headers[cluster], set(unit.clusters[:i + 1]))
-    edges = list(view.edges)
+    edges: dict[int, Edge] = {}  # insertion-ordered, so the final order is the order edges were made
+    entering: dict[str, set[int]] = {cluster: set() for cluster in headers}  # cluster → edges entering it
+
+    keys = itertools.count()
+
+    def add(edge: Edge) -> None:
+        key = next(keys)
+        edges[key] = edge
+        for cluster in member[edge.dst] - member[edge.src]:
+            entering.setdefault(cluster, set()).add(key)
+
+    def remove(key: int) -> None:
+        edge = edges.pop(key)
+        for cluster in member[edge.dst] - member[edge.src]:
+            entering[cluster].discard(key)
+
+    for edge in view.edges:
+        add(edge)
     for cluster, header in headers.items():
-        entering = [e for e in edges if cluster in member[e.dst] and cluster not in member[e.src]]
-        sources = {e.src for e in entering}
-        if len(sources) != 1 or any(e.kind == "aux" and not cluster.startswith("aux") for e in entering):
+        moved = sorted(entering[cluster])
+        into = [edges[k] for k in moved]
+        sources = {e.src for e in into}
+        if len(sources) != 1 or any(e.kind == "aux" and not cluster.startswith("aux") for e in into):
             continue
-        first = next((e for e in entering if e.kind == "main"), entering[0])
-        moved = {id(e) for e in entering}
-        rest = [e for e in edges if id(e) not in moved]
-        kind = "aux" if all(e.kind == "aux" for e in entering) else "main"
-        rest.append(Edge(first.src, header, first.tensor, kind))
-        rest += [Edge(header, e.dst, e.tensor if e.kind == "projection" else None, "main" if e.kind == "aux" else e.kind,
-                      e.via) for e in entering]
-        edges = rest
-    return edges
+        first = next((e for e in into if e.kind == "main"), into[0])
+        for key in moved:
+            remove(key)
+        kind = "aux" if all(e.kind == "aux" for e in into) else "main"
+        add(Edge(first.src, header, first.tensor, kind))
+        for e in into:
+            add(Edge(header, e.dst, e.tensor if e.kind == "projection" else None, "main" if e.kind == "aux" else e.kind,
+                     e.via))
+    return list(edges.values())
 
 
 def _cluster_tree(view: View) -> dict:

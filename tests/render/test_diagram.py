@@ -261,14 +261,19 @@ def test_generated_names_keep_a_layers_own_digits_apart():
 
 
 def test_many_block_instances_draw_in_linear_time():
-    """Routing edges through each cluster's title once per cluster, not per cluster per edge pair."""
+    """Routing edges through each cluster's title touches the edges entering that cluster, not every edge
+    once per cluster. Timed as the best of three runs (after a warm-up) so one slow moment cannot fail it."""
     import time
 
     def seconds(blocks: int) -> float:
         net = cnndsl.parse(f"network Many\ninput 4x8x8\nblock b() {{ conv 4 1x1; relu; conv 4 1x1 }}\n"
                            f"repeat {blocks} {{ b() }}\n")
-        start = time.process_time()
-        net.diagram(None)
-        return time.process_time() - start
-    small, large = seconds(90), seconds(900)
-    assert large < 10 and large < 30 * max(small, 0.01)  # 10× the blocks: ~10× the time, not 100×
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            net.diagram(None)
+            best = min(best, time.process_time() - start)
+        return best
+    seconds(10)
+    small, large = seconds(100), seconds(900)
+    assert large < 10 and large < 13 * max(small, 0.01)  # 9× the blocks: 9–10× the time measured; 15–17× before
