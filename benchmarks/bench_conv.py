@@ -4,6 +4,7 @@ the machine's float32 matrix-product rate (NumPy's BLAS, 2048³).
 
     python benchmarks/bench_conv.py            # every distinct conv shape of the six networks
     python benchmarks/bench_conv.py resnet18   # one network's
+    python benchmarks/bench_conv.py --batch 1  # every shape at batch 1 (default: each network's benchmark batch)
 """
 
 from __future__ import annotations
@@ -30,18 +31,19 @@ def median_s(fn, repeat: int = 5) -> float:
     return median_time(fn, repeat, warm_up_s=0)  # one warm-up call: a hundred shapes × six kernels
 
 
-def shapes(names):
+def shapes(names, batch: int | None):
     seen = {}
     for name in names:
         net = cnndsl.load(name)
+        n = batch or BATCH[name]
         for node in net.layers:
-            d = net.graph.nodes[node]["node"]
+            d = net.node(node)
             if d.op != "conv":
                 continue
             a = d.attrs
-            x_shape = (BATCH[name],) + net.graph.nodes[d.inputs[0]]["shape"]
+            x_shape = (n,) + net.node(d.inputs[0]).shape
             key = (x_shape, d.params["weight"], a["stride"], a["pad"], a["dilation"], a["groups"])
-            seen.setdefault(key, (name, node, d.macs * BATCH[name], d.shape[1:]))
+            seen.setdefault(key, (name, node, d.macs * n, d.shape[1:]))
     return seen
 
 
@@ -50,7 +52,10 @@ def main() -> None:
     parser.add_argument("networks", nargs="*", metavar="NETWORK", help=f"some of {', '.join(BATCH)} (default: all)")
     default = Path(__file__).parent / "out"  # untracked; benchmarks/results/ keeps the committed record
     parser.add_argument("--out", type=Path, default=default, metavar="DIR", help=f"where conv.json goes (default {default})")
+    parser.add_argument("--batch", type=int, metavar="N", help="one batch size for every network")
     args = parser.parse_args()
+    if args.batch is not None and args.batch < 1:
+        parser.error(f"--batch must be at least 1, not {args.batch}")
     names = args.networks or list(BATCH)
     if unknown := [n for n in names if n not in BATCH]:
         parser.error(f"no benchmark network {', '.join(unknown)}; choose from {', '.join(BATCH)}")
@@ -65,7 +70,7 @@ def main() -> None:
     print("-" * len(head))
     rows = []
     rng = np.random.default_rng(0)
-    for (xs, ws, stride, pad, dil, groups), (name, node, macs, out_hw) in shapes(names).items():
+    for (xs, ws, stride, pad, dil, groups), (name, node, macs, out_hw) in shapes(names, args.batch).items():
         x = rng.standard_normal(xs).astype(np.float32)
         w = rng.standard_normal(ws).astype(np.float32) * 0.05
         dy = rng.standard_normal((xs[0], ws[0]) + tuple(out_hw)).astype(np.float32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
@@ -28,6 +29,20 @@ from . import memory, weights
 MODES = ("eval", "train")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A forward's fixed part (Engine._plan)."""
+    nodes: list[str]
+    reuse: bool
+    ends: list[str]
+    keep_out: set[str]
+    uses: dict[str, int]
+    inplace: set[str]
+    fused: dict[str, str]
+    clamps: dict[str, float]
+    steps: list[tuple]
+
+
 class Engine:
     """The runnable state of a Network: parameters, buffers, gradients and the tape of one forward."""
 
@@ -44,6 +59,7 @@ class Engine:
         self.kept: dict[str, np.ndarray] = {}  # the outputs forward(keep=…) asked for
         self.logits: dict[str, np.ndarray] = {}
         self.input_grad: np.ndarray | None = None
+        self._plans: dict[tuple, _Plan] = {}  # per (training, grad, keep, kernels): see _plan
 
     # ---- parameters ------------------------------------------------------------------------------
     def init(self, seed: int = 0) -> None:
@@ -148,46 +164,38 @@ class Engine:
             raise CnnError("the network has no weights yet", hint="call net.init(seed) or net.load_weights(path)")
         self._check_input(x)
         training = mode == "train"
-        nodes = self.run_nodes(training)
-        reuse = not grad and not training and self.kernels == "fast"  # inference: buffers may be reused
-        memory.check(self.g, nodes, x.shape[0], grad, self.dtype.itemsize, reuse=reuse)
+        plan = self._plan(training, grad, tuple(keep))
+        memory.check(self.g, plan.nodes, x.shape[0], grad, self.dtype.itemsize, reuse=plan.reuse)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         if grad:  # a new tape: the last gradients go now, not alive next to the new activations (PyTorch's
             self.grads = {}  # zero_grad(set_to_none=True) before a step; a network's worth of memory)
         if check_finite and not finite(x):
             raise CnnError("the input contains NaN or Inf", hint="clean the data before running the network")
-        ends = [self.g.graph["output"]] + ([h["node"] for h in self.g.graph["aux_heads"]] if training else [])
-        keep_out = set(ends) | {self._logits(e) for e in ends} | set(keep)
-        running = set(nodes)
-        uses = {n: sum(1 for s in self.g.successors(n) if s in running) for n in self.g}
+        ends, keep_out, fused, inplace = plan.ends, plan.keep_out, plan.fused, plan.inplace
+        uses = dict(plan.uses)
         acts: dict[str, np.ndarray] = {"input": x}
         tape: dict[str, object] = {}
         ctx = RunContext(training=training, keep=grad, rng=np.random.default_rng(seed))
-        inplace, fused = memory.reuse_plan(self.g, nodes, keep_out) if reuse else (set(), {})
-        clamps = {bn: 6.0 if self.g.nodes[act]["node"].op == "relu6" else float("inf") for act, bn in fused.items()}
-        for node in nodes:
-            data = self.g.nodes[node]["node"]
-            if node in fused:  # its batch norm did it: the same array
-                acts[node] = acts[fused[node]]
+        with np.errstate(all="ignore"):  # NaN and Inf are caught below, with the layer's name
+            for node, data, op, run_op in plan.steps:
+                if node in fused:  # its batch norm did it: the same array
+                    acts[node] = acts[fused[node]]
+                    self._release_inputs(data, uses, acts, keep_out)
+                    continue
+                ctx.state = self.state.get(node, {})
+                ctx.inplace = node in inplace and acts[data.inputs[0]].flags.c_contiguous
+                ctx.fuse_clamp = plan.clamps.get(node)  # a batch norm that applies the ReLU or ReLU6 after it
+                start = perf_counter()
+                y, cache = run_op(data.attrs, [acts[i] for i in data.inputs], self.params.get(node, {}), ctx)
+                if profile is not None:
+                    profile[node] = profile.get(node, 0.0) + perf_counter() - start
+                if check_finite and not op.finite_forward and not finite(y):
+                    raise _non_finite(data, node, "output", "forward")
+                acts[node] = y
+                if grad:
+                    tape[node] = cache
                 self._release_inputs(data, uses, acts, keep_out)
-                continue
-            ctx.state = self.state.get(node, {})
-            ctx.inplace = node in inplace and acts[data.inputs[0]].flags.c_contiguous
-            ctx.fuse_clamp = clamps.get(node)  # a batch norm that applies the ReLU or ReLU6 after it
-            start = perf_counter()
-            with np.errstate(all="ignore"):  # NaN and Inf are caught below, with the layer's name
-                op = OPS[data.op]
-                run_op = op.reference_forward if self.kernels == "reference" else op.forward
-                y, cache = run_op(data.attrs, [acts[i] for i in data.inputs],
-                                                   self.params.get(node, {}), ctx)
-            if profile is not None:
-                profile[node] = profile.get(node, 0.0) + perf_counter() - start
-            if check_finite and not OPS[data.op].finite_forward and not finite(y):
-                raise _non_finite(data, node, "output", "forward")
-            acts[node] = y
-            if grad:
-                tape[node] = cache
-            self._release_inputs(data, uses, acts, keep_out)
+        nodes = plan.nodes
         self.outputs = {e: acts[e] for e in ends}
         self.kept = {k: acts[k] for k in keep if k in acts}
         self.logits = {e: acts[self._logits(e)] for e in ends}
@@ -195,6 +203,30 @@ class Engine:
                       "x_shape": x.shape} if grad else None
         self._loss_seeds = {}
         return acts[self.g.graph["output"]]
+
+    def _plan(self, training: bool, grad: bool, keep: tuple[str, ...]) -> "_Plan":
+        """What a forward of this kind runs, worked out once: the nodes, their ops, how often each output is
+        read, and at inference the buffers reused and the activations fused (memory.reuse_plan). At batch 1
+        working it out each time was a third of LeNet-5's forward."""
+        key = (training, grad, keep, self.kernels)
+        if key in self._plans:
+            return self._plans[key]
+        nodes = self.run_nodes(training)
+        reuse = not grad and not training and self.kernels == "fast"  # inference: buffers may be reused
+        ends = [self.g.graph["output"]] + ([h["node"] for h in self.g.graph["aux_heads"]] if training else [])
+        keep_out = set(ends) | {self._logits(e) for e in ends} | set(keep)
+        running = set(nodes)
+        uses = {n: sum(1 for s in self.g.successors(n) if s in running) for n in self.g}
+        inplace, fused = memory.reuse_plan(self.g, nodes, keep_out) if reuse else (set(), {})
+        clamps = {bn: 6.0 if self.g.nodes[act]["node"].op == "relu6" else float("inf") for act, bn in fused.items()}
+        steps = []
+        for node in nodes:
+            data = self.g.nodes[node]["node"]
+            op = OPS[data.op]
+            steps.append((node, data, op, op.reference_forward if self.kernels == "reference" else op.forward))
+        plan = _Plan(nodes, reuse, ends, keep_out, uses, inplace, fused, clamps, steps)
+        self._plans[key] = plan
+        return plan
 
     @staticmethod
     def _release_inputs(data, uses: dict, acts: dict, keep_out: set) -> None:
@@ -340,6 +372,8 @@ def finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(a).all())
     unsigned, mask = _EXPONENT[a.dtype]
     bits = np.ascontiguousarray(a).reshape(-1).view(unsigned)
+    if bits.size < MIN_PARALLEL_CHECK:
+        return max_exponent(bits, mask) != mask
     parts = run_batched(lambda lo, hi: max_exponent(bits[lo:hi], mask), bits.size,
                         worth_it=bits.size >= MIN_PARALLEL_CHECK)
     return max(parts) != mask

@@ -5,6 +5,7 @@ tiles, and how it is spread over the cores. The one place where these decisions 
 Convolution algorithms, each a module of kernels/conv/ (why the thresholds are where they are:
 docs/performance.md):
   winograd   3×3 stride 1, wide layers, enough 2×2 tiles: F(2×2, 3×3), 4/9 of the multiplications
+  winograd4  the same on maps at least MIN_WINOGRAD4_WIDTH wide: forward by F(4×4, 3×3), 1/4 of them
   pointwise  1×1 stride 1, no padding, one group: one matrix product per image
   direct     stride 1 and few filters (LeNet's 6 and 16): register-blocked taps on the padded-width grid
   im2col     everything else: columns tile by tile, one GEMM each
@@ -45,6 +46,10 @@ def workers() -> int:
 MIN_WINOGRAD_CHANNELS = 16
 MIN_WINOGRAD_TILES = 128
 MIN_WINOGRAD_SIDE = 8
+# F(4×4, 3×3) forward (winograd4.py) on wide maps only: its transforms go one row of tiles at a time, and
+# on rows of fewer than ~25 tiles they cost more than the multiplications they save (measured, 2 cores of
+# a Xeon: outputs 112 and 224 wide 4–31 % faster than F(2×2, 3×3), 56 wide 10–20 % slower; entry 54).
+MIN_WINOGRAD4_WIDTH = 100
 
 # Stride-1 layers with few filters run on the padded-width grid (kernels/conv/direct.py), whose GEMMs
 # would be memory-bound: LeNet-5's 6 and 16.
@@ -52,7 +57,8 @@ MAX_DIRECT_FILTERS = 32
 
 
 def conv_algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw) -> str:
-    """"depthwise", "winograd", "pointwise", "direct" or "im2col", for a batch of n through a conv layer."""
+    """"depthwise", "winograd", "winograd4", "pointwise", "direct" or "im2col", for a batch of n through a
+    conv layer."""
     f, cg, kh, kw = w_shape
     if groups > 1 and cg == 1 and f == groups:  # one filter per channel (MobileNet): channels share the cores
         return "depthwise"
@@ -61,7 +67,7 @@ def conv_algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw) 
     if ((kh, kw) == (3, 3) and stride == (1, 1) and dilation == (1, 1)
             and min(cg, f // groups) >= MIN_WINOGRAD_CHANNELS and tiles >= MIN_WINOGRAD_TILES
             and min(out_hw) >= MIN_WINOGRAD_SIDE):
-        return "winograd"
+        return "winograd4" if out_hw[1] >= MIN_WINOGRAD4_WIDTH else "winograd"
     if (kh, kw) == (1, 1) and stride == (1, 1) and pad == (0, 0) and groups == 1:
         return "pointwise"
     if stride == (1, 1) and f // groups <= MAX_DIRECT_FILTERS:

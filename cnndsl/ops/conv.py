@@ -73,6 +73,8 @@ class Conv(Op):
         algorithm = schedule.conv_algorithm(w, a["stride"], a["pad"], a["dilation"], a["groups"], batch, node.shape[1:])
         if algorithm == "winograd":
             return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * schedule.WORKSPACE
+        if algorithm == "winograd4":  # forward's 6×6 transforms; backward's are F(2×2, 3×3)'s
+            return max(36, 16 * (threads + 1) if grad else 0) * w[0] * w[1] + threads * schedule.WORKSPACE
         if algorithm in ("pointwise", "depthwise"):
             return 0
         if algorithm == "direct" and not grad and tuple(a["pad"]) == (0, 0):

@@ -6,10 +6,11 @@ the layer's shapes; each algorithm is a module of this package, with the same tw
     im2col.py     columns and one GEMM per tile (any kernel, stride, dilation, groups)
     pointwise.py  1×1 stride 1: one GEMM per image
     winograd.py   3×3 stride 1: F(2×2, 3×3)
+    winograd4.py  3×3 stride 1 on wide maps: forward by F(4×4, 3×3), backward by winograd.py
     direct.py     stride 1, few filters: taps on the padded-width grid (flat.py, taps.py)
     depthwise.py  one filter per channel (groups = channels), any stride: a loop per channel and tap
 
-The readable twin of all five: kernels/reference/conv.py; tests/kernels/ checks each against it.
+The readable twin of them all: kernels/reference/conv.py; tests/kernels/ checks each against it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import numpy as np
 from numba import njit
 
 from .. import schedule
-from . import depthwise, direct, im2col, pointwise, winograd
+from . import depthwise, direct, im2col, pointwise, winograd, winograd4
 
-ALGORITHMS = {"im2col": im2col, "pointwise": pointwise, "winograd": winograd, "direct": direct,
-              "depthwise": depthwise}
+ALGORITHMS = {"im2col": im2col, "pointwise": pointwise, "winograd": winograd, "winograd4": winograd4,
+              "direct": direct, "depthwise": depthwise}
 
 
 def algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw):

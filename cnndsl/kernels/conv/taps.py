@@ -16,6 +16,8 @@ gradient keeps its 4 × 5 sums in vector registers over each image's grid: 20 mu
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
@@ -81,9 +83,11 @@ def _grad4(src, d, offs, count, out):
         o[3, 0] += a30; o[3, 1] += a31; o[3, 2] += a32; o[3, 3] += a33; o[3, 4] += a34
 
 
+@lru_cache(maxsize=256)
 def tap_offsets(c: int, kh: int, kw: int, s: int, wp: int, dh: int, dw: int) -> np.ndarray:
     """The taps (c, i, j) of a filter as offsets c·S + i·dh·Wp + j·dw, five to a row (G, 5); padding taps
-    read offset 0 and get zero weight."""
+    read offset 0 and get zero weight. Kept per shape, so callers never write it (a read-only flag would
+    give numba a second type to compile for): building it was a quarter of LeNet-5's forward at batch 1."""
     cc, ii, jj = np.meshgrid(np.arange(c), np.arange(kh), np.arange(kw), indexing="ij")
     taps = (cc * s + ii * dh * wp + jj * dw).ravel()
     offs = np.zeros(-(-taps.size // GROUP) * GROUP, dtype=np.int64)
