@@ -238,25 +238,32 @@ def output_transform_adjoint(dy, f0, f1, n0, n1, ty0, ty1, tw, dm):
 
 # ---- the drivers: tiles of 2×2 outputs, the 16 matrix products, over the cores --------------------
 def forward(x, w, b, stride, pad, dilation, groups, out_hw):
+    return run_forward(x, w, b, pad, groups, out_hw, 2, filter_transform, input_transform, output_transform)
+
+
+def run_forward(x, w, b, pad, groups, out_hw, m, filter_transform, input_transform, output_transform):
+    """F(m×m, 3×3) forward: tiles of m×m outputs, (m + 2)² matrix products per group of tiles; the three
+    transforms are F(2×2)'s (this module) or F(4×4)'s (winograd4.py)."""
     n, f = x.shape[0], w.shape[0]
     cg, fg = w.shape[1], f // groups
     oh, ow = out_hw
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    th, tw = -(-oh // m), -(-ow // m)
+    points = (m + 2) ** 2
     y = np.empty((n, f, oh, ow), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
     u = [filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)]
 
     def work(a: int, e: int, r0: int, r1: int) -> None:
         xs, ys = x[a:e], y[a:e]
-        for n0, n1, ty0, ty1 in schedule.tiles(e - a, r1 - r0, tw, 16 * (cg + fg)):
+        for n0, n1, ty0, ty1 in schedule.tiles(e - a, r1 - r0, tw, points * (cg + fg)):
             ty0, ty1 = ty0 + r0, ty1 + r0
             t = (n1 - n0) * (ty1 - ty0) * tw
-            v = np.empty((16, cg, t), dtype=x.dtype)
-            m = np.empty((16, fg, t), dtype=x.dtype)
+            v = np.empty((points, cg, t), dtype=x.dtype)
+            prods = np.empty((points, fg, t), dtype=x.dtype)
             for g in range(groups):
                 input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
-                np.matmul(u[g], v, out=m)
-                output_transform(m, g * fg, bias, n0, n1, ty0, ty1, tw, ys)
+                np.matmul(u[g], v, out=prods)
+                output_transform(prods, g * fg, bias, n0, n1, ty0, ty1, tw, ys)
 
     schedule.images_or_bands(work, n, th, n * th * tw)
     return y

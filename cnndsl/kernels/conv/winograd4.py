@@ -24,9 +24,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .. import schedule
 from ..rows import copy, fill
-from .winograd import backward  # noqa: F401 — the adjoint of the same convolution, by F(2×2, 3×3)
+from . import winograd
+from .winograd import run_forward
+
+backward = winograd.backward  # the adjoint of the same convolution, by F(2×2, 3×3)
 
 
 @njit(cache=True, nogil=True)
@@ -142,25 +144,4 @@ def output_transform(m, f0, bias, n0, n1, ty0, ty1, tw, y):
 
 
 def forward(x, w, b, stride, pad, dilation, groups, out_hw):
-    n, f = x.shape[0], w.shape[0]
-    cg, fg = w.shape[1], f // groups
-    oh, ow = out_hw
-    th, tw = (oh + 3) // 4, (ow + 3) // 4
-    y = np.empty((n, f, oh, ow), dtype=x.dtype)
-    bias = b if b is not None else np.empty(0, dtype=x.dtype)
-    u = [filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)]
-
-    def work(a: int, e: int, r0: int, r1: int) -> None:
-        xs, ys = x[a:e], y[a:e]
-        for n0, n1, ty0, ty1 in schedule.tiles(e - a, r1 - r0, tw, 36 * (cg + fg)):
-            ty0, ty1 = ty0 + r0, ty1 + r0
-            t = (n1 - n0) * (ty1 - ty0) * tw
-            v = np.empty((36, cg, t), dtype=x.dtype)
-            m = np.empty((36, fg, t), dtype=x.dtype)
-            for g in range(groups):
-                input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
-                np.matmul(u[g], v, out=m)
-                output_transform(m, g * fg, bias, n0, n1, ty0, ty1, tw, ys)
-
-    schedule.images_or_bands(work, n, th, n * th * tw)
-    return y
+    return run_forward(x, w, b, pad, groups, out_hw, 4, filter_transform, input_transform, output_transform)
