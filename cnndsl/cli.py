@@ -358,6 +358,13 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gallery", help="regenerate the SVG of every shipped architecture")
     p.add_argument("folder", nargs="?", default="docs/gallery", help="where to write them (default: docs/gallery)")
     p.set_defaults(func=cmd_gallery)
+
+    p = sub.add_parser("warm", help="compile every kernel now, over the cores, so that no later run waits",
+                       description="Compile every numba kernel into numba's cache (NUMBA_CACHE_DIR if set), "
+                                   "running small networks that reach every kernel in one process per core. "
+                                   "Once after installing: afterwards no run compiles.")
+    p.add_argument("--jobs", type=_positive, metavar="N", help="processes (default: one per core)")
+    p.set_defaults(func=cmd_warm)
     return parser
 
 
@@ -637,6 +644,22 @@ def cmd_gallery(args) -> int:
     from .render.gallery import write_gallery
     for path in write_gallery(args.folder):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_warm(args) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .warm import UNITS, warm
+    console = Console(stderr=True)
+    with Progress(TextColumn("compiling kernels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console, transient=True,
+                  disable=not console.is_terminal) as bar:
+        task = bar.add_task("", total=len(UNITS))
+        report = warm(args.jobs, lambda name, kernels, seconds: bar.update(task, advance=1, description=f"✓ {name}"))
+    print(f"compiled {report.kernels} kernels in {report.wall_s:.1f} s ({report.compile_s:.1f} s of compiling "
+          f"over {report.jobs} process{'es' if report.jobs > 1 else ''}); later runs load them from the cache")
     return 0
 
 

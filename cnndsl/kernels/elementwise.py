@@ -7,7 +7,8 @@ PyTorch's conventions at the kinks: relu′(0) = 0, relu6′ is 1 only on (0, 6)
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .jit import njit
 
 
 @njit(cache=True, nogil=True)

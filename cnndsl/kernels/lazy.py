@@ -9,11 +9,39 @@ stderr, so that a first run's wait is not silent.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import sys
+import time
+from typing import Callable
 
 ANNOUNCE = False  # the `cnndsl` command sets it: say once, on stderr, when kernels compile for a first run
 _listening = False
+
+
+def compile_counter(first: Callable[[], None] | None = None):
+    """A listener for numba's compile events that counts kernels compiled and the seconds they took;
+    compilations nest (a kernel compiles the helpers it calls) and count once. `first()` runs as the first
+    one begins. Register it with numba.core.event.register("numba:compile", …)."""
+    from numba.core import event
+
+    class Counter(event.Listener):
+        depth, kernels, seconds, began = 0, 0, 0.0, 0.0
+
+        def on_start(self, ev):
+            if self.depth == 0:
+                if first is not None and self.kernels == 0:
+                    first()
+                self.began = time.perf_counter()
+            self.depth += 1
+
+        def on_end(self, ev):
+            self.depth -= 1
+            if self.depth == 0:
+                self.kernels += 1
+                self.seconds += time.perf_counter() - self.began
+
+    return Counter()
 
 
 def _listen() -> None:
@@ -24,36 +52,18 @@ def _listen() -> None:
     _listening = True
     from numba.core import event
 
-    import atexit
-    import time
+    def announce() -> None:
+        atexit.register(summary)
+        print("compiling kernels for the first run (once: numba caches them; a few seconds per kind of "
+              "layer; `cnndsl warm` compiles them all at once over the cores)…", file=sys.stderr, flush=True)
 
-    class FirstCompile(event.Listener):
-        said = False
-        depth = 0  # compilations nest (a kernel compiles the helpers it calls)
-        kernels = 0
-        seconds = 0.0
+    def summary() -> None:
+        k = count.kernels
+        print(f"compiled {k} kernel{'s' if k != 1 else ''} in {count.seconds:.1f} s; later runs load them from "
+              "the cache", file=sys.stderr, flush=True)
 
-        def on_start(self, ev):
-            if not self.said:
-                self.said = True
-                atexit.register(self.summary)
-                print("compiling kernels for the first run (once: numba caches them; a few seconds per kind of "
-                      "layer)…", file=sys.stderr, flush=True)
-            if self.depth == 0:
-                self.began = time.perf_counter()
-            self.depth += 1
-
-        def on_end(self, ev):
-            self.depth -= 1
-            if self.depth == 0:
-                self.kernels += 1
-                self.seconds += time.perf_counter() - self.began
-
-        def summary(self):
-            print(f"compiled {self.kernels} kernel{'s' if self.kernels != 1 else ''} in {self.seconds:.1f} s; "
-                  "later runs load them from the cache", file=sys.stderr, flush=True)
-
-    event.register("numba:compile", FirstCompile())
+    count = compile_counter(announce)
+    event.register("numba:compile", count)
 
 
 class _KernelModule:

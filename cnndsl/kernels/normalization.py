@@ -11,7 +11,8 @@ Batch norm over (N, P) per channel, x (N, C, P), x̂ recomputed from x in backwa
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .jit import njit
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -7,8 +7,8 @@ count_include_pad=True, the window clipped to the padded input), and global aver
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from .jit import njit
 from .rows import fill, inside
 
 
@@ -110,42 +110,73 @@ def _pool_plane(plane, kh, sh, sw, ph, pw, a, b, out, arg, three):
             best[ox], where[ox] = _max_window(plane, y0, ox * sw - pw, kh, kh)
 
 
+# One kernel per spelled-out window and stride, each compiled when a network first needs it: the five in
+# one kernel took 7 s to compile, every first run with a 3×3 or 2×2 max pooling paying for all of them.
 @njit(cache=True, nogil=True)
-def _spelled_planes(x, kh, sh, sw, ph, pw, y, arg):
-    """_pool_plane over every plane, with the stride as a constant where it is 1 or 2 (a run-time stride
-    makes gathers, 3× slower)."""
-    w = x.shape[3]
-    a = inside(y.shape[3], sw, -pw, w)[0]  # output columns whose window lies inside: a…b
-    b = inside(y.shape[3], sw, kh - 1 - pw, w)[1]
+def _planes_3x3_stride2(x, sh, ph, pw, a, b, y, arg):
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
-            plane, out, where = x[n, c], y[n, c], arg[n, c]
-            if kh == 3 and sw == 2:
-                _pool_plane(plane, 3, sh, 2, ph, pw, a, b, out, where, True)
-            elif kh == 3 and sw == 1:
-                _pool_plane(plane, 3, sh, 1, ph, pw, a, b, out, where, True)
-            elif kh == 3:
-                _pool_plane(plane, 3, sh, sw, ph, pw, a, b, out, where, True)
-            elif sw == 2:
-                _pool_plane(plane, 2, sh, 2, ph, pw, a, b, out, where, False)
-            else:
-                _pool_plane(plane, 2, sh, sw, ph, pw, a, b, out, where, False)
+            _pool_plane(x[n, c], 3, sh, 2, ph, pw, a, b, y[n, c], arg[n, c], True)
 
 
 @njit(cache=True, nogil=True)
+def _planes_3x3_stride1(x, sh, ph, pw, a, b, y, arg):
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            _pool_plane(x[n, c], 3, sh, 1, ph, pw, a, b, y[n, c], arg[n, c], True)
+
+
+@njit(cache=True, nogil=True)
+def _planes_3x3(x, sh, sw, ph, pw, a, b, y, arg):
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            _pool_plane(x[n, c], 3, sh, sw, ph, pw, a, b, y[n, c], arg[n, c], True)
+
+
+@njit(cache=True, nogil=True)
+def _planes_2x2_stride2(x, sh, ph, pw, a, b, y, arg):
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            _pool_plane(x[n, c], 2, sh, 2, ph, pw, a, b, y[n, c], arg[n, c], False)
+
+
+@njit(cache=True, nogil=True)
+def _planes_2x2(x, sh, sw, ph, pw, a, b, y, arg):
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            _pool_plane(x[n, c], 2, sh, sw, ph, pw, a, b, y[n, c], arg[n, c], False)
+
+
+@njit(cache=True, nogil=True)
+def _rows(x, kh, kw, sh, sw, ph, pw, y, arg):
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for oy in range(y.shape[2]):
+                _max_row(x[n, c], oy * sh - ph, kh, kw, sw, pw, y[n, c, oy], arg[n, c, oy])
+
+
 def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     """y = max over each window (padding never wins); arg = flat index iy·W + ix of the first maximum
     in row-major order (PyTorch's tie rule: taps are visited row by row and only a larger value wins).
-    3×3 and 2×2 windows take a spelled-out path; other sizes go a tap at a time along each output row.
+    3×3 and 2×2 windows take a spelled-out path, with the stride as a constant where it is 1 or 2 (a
+    run-time stride makes gathers, 3× slower); other sizes go a tap at a time along each output row.
     NaN never reaches here: the engine checks every tensor."""
-    if (kh, kw) == (3, 3) or (kh, kw) == (2, 2):
-        _spelled_planes(x, kh, sh, sw, ph, pw, y, arg)
+    if kh != kw or kh not in (2, 3):
+        _rows(x, kh, kw, sh, sw, ph, pw, y, arg)
         return
-    n_img, n_c = x.shape[:2]
-    for n in range(n_img):
-        for c in range(n_c):
-            for oy in range(y.shape[2]):
-                _max_row(x[n, c], oy * sh - ph, kh, kw, sw, pw, y[n, c, oy], arg[n, c, oy])
+    w, ow = x.shape[3], y.shape[3]
+    a = inside(ow, sw, -pw, w)[0]  # output columns whose window lies inside: a…b
+    b = inside(ow, sw, kh - 1 - pw, w)[1]
+    if kh == 3 and sw == 2:
+        _planes_3x3_stride2(x, sh, ph, pw, a, b, y, arg)
+    elif kh == 3 and sw == 1:
+        _planes_3x3_stride1(x, sh, ph, pw, a, b, y, arg)
+    elif kh == 3:
+        _planes_3x3(x, sh, sw, ph, pw, a, b, y, arg)
+    elif sw == 2:
+        _planes_2x2_stride2(x, sh, ph, pw, a, b, y, arg)
+    else:
+        _planes_2x2(x, sh, sw, ph, pw, a, b, y, arg)
 
 
 @njit(cache=True, nogil=True)

@@ -5,7 +5,7 @@ set-up; on the short rows of im2col (10–56 floats) that is most of the work. T
 same vector code without it: LeNet-5's im2col 1.18 → 0.34 ms (docs/performance.md).
 """
 
-from numba import njit
+from .jit import njit
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -16,9 +16,9 @@ The readable twin of them all: kernels/reference/conv.py; tests/kernels/ checks 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .. import schedule
+from ..jit import njit
 from . import depthwise, direct, im2col, pointwise, winograd, winograd4
 
 ALGORITHMS = {"im2col": im2col, "pointwise": pointwise, "winograd": winograd, "winograd4": winograd4,

@@ -16,9 +16,10 @@ GEMM of a single filter per channel (im2col) or one Python-level pass per group 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .. import schedule
+from ..jit import njit
+from ..rows import copy, fill
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -45,7 +46,7 @@ def depthwise_forward(x, w, b, has_bias, sh, sw, ph, pw, dh, dw, y, c0, c1):
             bias = b[c] if has_bias else x.dtype.type(0)
             for oy in range(oh):  # one output row at a time, every tap into it while it is in L1
                 dst = y[n, c, oy]
-                dst[:] = bias
+                fill(dst, bias)
                 for i in range(kh):
                     iy = oy * sh - ph + i * dh
                     if iy < 0 or iy >= h:
@@ -69,11 +70,13 @@ def depthwise_backward(dy, x, w, sh, sw, ph, pw, dh, dw, need_dx, dx, dwt, c0, c
         lo[j], hi[j] = _span(ow, wd, sw, pw, j * dw)
     acc = np.zeros((kh, kw), np.float64)
     for c in range(c0, c1):
-        acc[:, :] = 0.0
+        for i in range(kh):
+            fill(acc[i], 0.0)
         for n in range(n_img):
             src = x[n, c]
             if need_dx:
-                dx[n, c, :, :] = 0.0
+                for iy in range(h):
+                    fill(dx[n, c, iy], 0)
             for oy in range(oh):
                 grow = dy[n, c, oy]
                 for i in range(kh):
@@ -99,6 +102,14 @@ def depthwise_backward(dy, x, w, sh, sw, ph, pw, dh, dw, need_dx, dx, dwt, c0, c
                 dwt[c, 0, i, j] += acc[i, j]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _into_padded(src, ph, pw, plane):
+    """plane[ph + iy, pw + ix] = src[iy, ix]; the border of plane stays as it is (zero). A loop, not
+    an array assignment: numba's broadcasting checks for that cost 4 s of compiling."""
+    for iy in range(src.shape[0]):
+        copy(plane[ph + iy, pw:pw + src.shape[1]], src[iy])
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def depthwise_forward_flat(x, w, b, has_bias, ph, pw, dh, dw, y, c0, c1):
     """Stride 1: each channel's plane zero-padded to hp × wp and read flat, so that a tap is one long
@@ -113,8 +124,8 @@ def depthwise_forward_flat(x, w, b, has_bias, ph, pw, dh, dw, y, c0, c1):
     grid = np.empty(length, x.dtype)
     for n in range(n_img):
         for c in range(c0, c1):
-            plane[ph:ph + h, pw:pw + wd] = x[n, c]
-            grid[:] = b[c] if has_bias else x.dtype.type(0)
+            _into_padded(x[n, c], ph, pw, plane)
+            fill(grid, b[c] if has_bias else x.dtype.type(0))
             for i in range(kh):
                 for j in range(kw):
                     wv = w[c, 0, i, j]
@@ -123,7 +134,7 @@ def depthwise_forward_flat(x, w, b, has_bias, ph, pw, dh, dw, y, c0, c1):
                     for q in range(length):
                         grid[q] += wv * src[q]
             for oy in range(oh):
-                y[n, c, oy, :] = grid[oy * wp:oy * wp + ow]
+                copy(y[n, c, oy], grid[oy * wp:oy * wp + ow])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
@@ -140,11 +151,11 @@ def depthwise_backward_flat(dy, x, w, ph, pw, dh, dw, need_dx, dx, dwt, c0, c1):
     grid = np.zeros(length + wp, x.dtype)  # dy on the padded-width grid, zeros between the rows
     for c in range(c0, c1):
         for n in range(n_img):
-            plane[ph:ph + h, pw:pw + wd] = x[n, c]
+            _into_padded(x[n, c], ph, pw, plane)
             for oy in range(oh):
-                grid[oy * wp:oy * wp + ow] = dy[n, c, oy]
+                copy(grid[oy * wp:oy * wp + ow], dy[n, c, oy])
             if need_dx:
-                dflat[:] = 0
+                fill(dflat, 0)
             for i in range(kh):
                 for j in range(kw):
                     off = i * dh * wp + j * dw
@@ -159,7 +170,8 @@ def depthwise_backward_flat(dy, x, w, ph, pw, dh, dw, need_dx, dx, dwt, c0, c1):
                         for q in range(length):
                             dst[q] += wv * grid[q]
             if need_dx:
-                dx[n, c] = dplane[ph:ph + h, pw:pw + wd]
+                for iy in range(h):
+                    copy(dx[n, c, iy], dplane[ph + iy, pw:pw + wd])
 
 
 def is_depthwise(w_shape, groups: int) -> bool:

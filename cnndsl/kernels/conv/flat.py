@@ -12,8 +12,7 @@ directly (taps.py); here are the planes and the input gradient's GEMM layout and
 
 from __future__ import annotations
 
-from numba import njit
-
+from ..jit import njit
 from ..rows import copy, fill
 
 

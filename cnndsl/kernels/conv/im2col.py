@@ -14,10 +14,10 @@ which would cost kh·kw times the input's memory per layer.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .. import schedule
 from ..blas import add_product_t
+from ..jit import njit
 from ..rows import copy, fill, inside
 
 

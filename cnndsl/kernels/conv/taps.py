@@ -19,8 +19,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
+from ..jit import njit
 from ..rows import copy, fill
 
 GROUP = 5  # taps per pass

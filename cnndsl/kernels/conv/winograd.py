@@ -20,10 +20,10 @@ works in its arrays' dtype (float32, or float64 for gradient checks).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .. import schedule
 from ..blas import add_product_t
+from ..jit import njit
 from ..rows import copy, fill
 
 # G (4×3): U = G g Gᵀ

@@ -22,13 +22,12 @@ stays with F(2×2), the adjoint of the same convolution.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ..jit import njit
 from ..rows import copy, fill
-from . import winograd
-from .winograd import run_forward
+from .winograd import backward, run_forward
 
-backward = winograd.backward  # the adjoint of the same convolution, by F(2×2, 3×3)
+__all__ = ["forward", "backward"]  # backward: the adjoint of the same convolution, by F(2×2, 3×3)
 
 
 @njit(cache=True, nogil=True)
