@@ -43,6 +43,7 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
     y = np.empty((n, f) + tuple(out_hw), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
     offs = tap_offsets(cg, kh, kw, s, wp, *dilation)
+    reach = int(offs.max())
     blocks = [weight_blocks(w[g * fg:(g + 1) * fg], len(offs), 8) for g in range(groups)]
     per = _images_per_buffer(n, c, s, pad)
 
@@ -53,8 +54,8 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
             for g in range(groups):
                 for k, wt in enumerate(blocks[g]):
                     f0 = g * fg + 8 * k
-                    forward_block(buf[g * cg * s:], c * s, n0, offs, wt, f0, min(8, (g + 1) * fg - f0), bias,
-                                       wp, y[a:e])
+                    forward_block(buf[g * cg * s:], c * s, n0, offs, reach, wt, f0, min(8, (g + 1) * fg - f0),
+                                  bias, wp, y[a:e])
 
     schedule.over_images(chunk, n, n * out_hw[0] * out_hw[1])
     return y
@@ -70,6 +71,7 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
     padded = tuple(pad) != (0, 0)
     dx = (np.empty_like(x) if padded else np.zeros_like(x)) if need_dx else None
     offs = tap_offsets(cg, kh, kw, s, wp, *dilation)
+    reach = int(offs.max())
     per_w = _images_per_buffer(n, c, s, pad)
     per_x = max(1, schedule.FLAT_WORKSPACE // ((k + fg) * length))  # images of columns per GEMM
 
@@ -81,7 +83,7 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
             for g in range(groups):
                 for q in range(dwt.shape[1]):
                     f0 = g * fg + 4 * q
-                    weight_grad_block(buf[g * cg * s:], c * s, n0, offs, dy[a:e], f0, min(4, (g + 1) * fg - f0),
+                    weight_grad_block(buf[g * cg * s:], c * s, n0, offs, reach, dy[a:e], f0, min(4, (g + 1) * fg - f0),
                                            wp, dwt[g, q])
         for a in range(lo, hi if need_dx else lo, per_x):
             e = min(a + per_x, hi)
