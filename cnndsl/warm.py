@@ -33,7 +33,7 @@ UNITS: list[tuple[str, str, str]] = [
     ("direct convolution", "3x24x24",
      "conv 8 3x3 pad=1; tanh\nconv 8 3x3\nconv 6 5x5 pad=2 groups=2; relu\navgpool 2x2\nflatten\ndense 10"),
     ("average pooling and normalization", "8x21x21",
-     "lrn size=3\navgpool 3x3 stride=1 pad=1; sigmoid\navgpool 3x3 stride=3\nflatten\nbn\ndropout 0.3\n"
+     "lrn size=3\navgpool 3x3 stride=1 pad=1; sigmoid\navgpool 3x3 stride=3; bn; relu\nflatten\nbn\ndropout 0.3\n"
      "dense 6\nsoftmax"),
     ("Winograd F(4×4, 3×3)", "16x100x100", "conv 16 3x3 pad=1; relu\nmaxpool 4x4 stride=4\nflatten\ndense 2"),
     ("im2col, strided", "3x40x40",

@@ -27,6 +27,7 @@ from ..ops.base import RunContext
 from . import memory, weights
 
 MODES = ("eval", "train")
+_TOPS = {"relu": float("inf"), "relu6": 6.0}  # the activations fused into the layer before them: their top
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class _Plan:
     inplace: set[str]
     fused: dict[str, str]
     clamps: dict[str, float]
+    epilogues: dict[str, tuple]
     steps: list[tuple]
 
 
@@ -185,6 +187,7 @@ class Engine:
                 ctx.state = self.state.get(node, {})
                 ctx.inplace = node in inplace and acts[data.inputs[0]].flags.c_contiguous
                 ctx.fuse_clamp = plan.clamps.get(node)  # a batch norm that applies the ReLU or ReLU6 after it
+                ctx.epilogue = self._epilogue(*plan.epilogues[node]) if node in plan.epilogues else None
                 start = perf_counter()
                 y, cache = run_op(data.attrs, [acts[i] for i in data.inputs], self.params.get(node, {}), ctx)
                 if profile is not None:
@@ -217,16 +220,32 @@ class Engine:
         keep_out = set(ends) | {self._logits(e) for e in ends} | set(keep)
         running = set(nodes)
         uses = {n: sum(1 for s in self.g.successors(n) if s in running) for n in self.g}
-        inplace, fused = memory.reuse_plan(self.g, nodes, keep_out) if reuse else (set(), {})
-        clamps = {bn: 6.0 if self.g.nodes[act]["node"].op == "relu6" else float("inf") for act, bn in fused.items()}
+        inplace, fused, epilogues = memory.reuse_plan(self.g, nodes, keep_out) if reuse else (set(), {}, {})
+        clamps = {bn: _TOPS[self.g.nodes[act]["node"].op] for act, bn in fused.items()
+                  if self.g.nodes[bn]["node"].op == "batchnorm" and bn not in fused}
         steps = []
         for node in nodes:
             data = self.g.nodes[node]["node"]
             op = OPS[data.op]
             steps.append((node, data, op, op.reference_forward if self.kernels == "reference" else op.forward))
-        plan = _Plan(nodes, reuse, ends, keep_out, uses, inplace, fused, clamps, steps)
+        plan = _Plan(nodes, reuse, ends, keep_out, uses, inplace, fused, clamps, epilogues, steps)
         self._plans[key] = plan
         return plan
+
+    def _epilogue(self, bn: str | None, act: str | None):
+        """What a convolution applies as it writes: the batch norm's scale and shift from its weights and
+        running statistics as they are now (so nothing is cached that a weight update could leave stale),
+        and the activation's bounds."""
+        from ..kernels.conv.epilogue import Epilogue
+        if bn is None:
+            scale = shift = np.empty(0, self.dtype)
+        else:
+            p, st = self.params[bn], self.state[bn]
+            scale, shift = Epilogue.batchnorm(p["weight"], p["bias"], st["running_mean"], st["running_var"],
+                                              self.g.nodes[bn]["node"].attrs["eps"], self.dtype)
+        if act is None:
+            return Epilogue(scale, shift)
+        return Epilogue(scale, shift, 0.0, _TOPS[self.g.nodes[act]["node"].op])
 
     @staticmethod
     def _release_inputs(data, uses: dict, acts: dict, keep_out: set) -> None:

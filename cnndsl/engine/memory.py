@@ -76,16 +76,28 @@ def estimate(g: nx.DiGraph, nodes: list[str], batch: int, grad: bool, itemsize: 
                      per_image=-(-(peak - ws_at_peak) // max(batch, 1)) * itemsize, largest=largest)
 
 
-def reuse_plan(g: nx.DiGraph, nodes: list[str], keep: set[str]) -> tuple[set[str], dict[str, str]]:
+def reuse_plan(g: nx.DiGraph, nodes: list[str], keep: set[str]) -> tuple[set[str], dict[str, str], dict[str, tuple]]:
     """At inference (eval, nothing kept for backward): the element-wise layers (Op.inplace_ok) that write
     over their input — an array of its producer's own (Op.fresh_output, or itself written over one), read
-    by nothing else and not in `keep` — and the ReLUs and ReLU6s a batch norm applies in its own pass
-    ({activation: batch norm}). The engine runs this plan; the estimate counts no new array for either."""
+    by nothing else and not in `keep`; the layers another computes in its own pass ({layer: its input, whose
+    array it is}): the batch norm after a convolution and the ReLU or ReLU6 after either, and the ReLU or
+    ReLU6 after a batch norm that follows something else; and what each such convolution applies
+    ({conv: (batch norm or None, activation or None)}, kernels/conv/epilogue.py). The engine runs this plan;
+    the estimate counts no new array for any of them."""
     running = set(nodes)
     uses = {n: sum(1 for s in g.successors(n) if s in running) for n in ["input"] + nodes}
     owned: set[str] = set()
     inplace: set[str] = set()
     fused: dict[str, str] = {}
+    epilogues: dict[str, tuple] = {}
+
+    def only_reader(node: str, ops: tuple[str, ...]) -> str | None:
+        """The one layer that reads node, if it is one of ops and neither is kept."""
+        if uses[node] != 1 or node in keep:
+            return None
+        (after,) = [s for s in g.successors(node) if s in running]
+        return after if g.nodes[after]["node"].op in ops and after not in keep else None
+
     for node in nodes:
         d = g.nodes[node]["node"]
         if node in fused:
@@ -93,17 +105,24 @@ def reuse_plan(g: nx.DiGraph, nodes: list[str], keep: set[str]) -> tuple[set[str
                 owned.add(node)
             continue
         op = OPS[d.op]
-        if op.inplace_ok and len(d.inputs) == 1:
+        if d.op == "conv":
+            bn = only_reader(node, ("batchnorm",))
+            act = only_reader(bn if bn else node, ("relu", "relu6"))
+            if bn or act:
+                epilogues[node] = (bn, act)
+                if bn:
+                    fused[bn] = node
+                if act:
+                    fused[act] = bn or node  # each the same array as the layer it reads
+        elif op.inplace_ok and len(d.inputs) == 1:
             (i,) = d.inputs
             if i in owned and uses[i] == 1 and i not in keep:
                 inplace.add(node)
-            if d.op == "batchnorm" and uses[node] == 1 and node not in keep:
-                (after,) = [s for s in g.successors(node) if s in running]
-                if g.nodes[after]["node"].op in ("relu", "relu6") and after not in keep:
-                    fused[after] = node
+            if d.op == "batchnorm" and (act := only_reader(node, ("relu", "relu6"))):
+                fused[act] = node
         if op.fresh_output or node in inplace:
             owned.add(node)
-    return inplace, fused
+    return inplace, fused, epilogues
 
 
 def inference_keep(g: nx.DiGraph) -> set[str]:
@@ -119,7 +138,7 @@ def _inference_peak(g, nodes, data, size, batch: int, ws: dict, reuse: bool = Fa
     fused into the batch norm before it) takes that array over instead of adding one."""
     running = set(nodes)
     uses = {n: sum(1 for s in g.successors(n) if s in running) for n in data}
-    inplace, fused = reuse_plan(g, nodes, inference_keep(g)) if reuse else (set(), {})
+    inplace, fused, _ = reuse_plan(g, nodes, inference_keep(g)) if reuse else (set(), {}, {})
     taken = set()  # inputs whose array a later layer took over: freeing them frees nothing
     live = size["input"] * batch
     peak, at_peak = live, 0

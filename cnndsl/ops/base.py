@@ -330,6 +330,8 @@ class RunContext:
     # else reads; a batch norm may clamp its output as the ReLU or ReLU6 after it would (fuse_clamp: the top)
     inplace: bool = False
     fuse_clamp: float | None = None
+    # a convolution that applies the batch norm and/or activation after it as it writes (kernels/conv/epilogue.py)
+    epilogue: object = None
 
 
 def needs_image(op: Op, shape: Shape) -> None:

@@ -143,8 +143,9 @@ class Conv(Op):
     def forward(self, a, xs, params, ctx, kernels=_conv):
         """kernels: the fast tier (kernels/conv/) or, from reference_forward, kernels/reference/conv.py."""
         (x,) = xs
+        extra = {"epilogue": ctx.epilogue} if ctx.epilogue is not None else {}
         y = kernels.conv_forward(x, params["weight"], params.get("bias"), a["stride"], a["pad"], a["dilation"],
-                                 a["groups"], _out_hw(a, x.shape))
+                                 a["groups"], _out_hw(a, x.shape), **extra)
         return y, (x if ctx.keep else None)
 
     def reference_forward(self, a, xs, params, ctx):

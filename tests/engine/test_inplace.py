@@ -55,3 +55,31 @@ def test_shipped_networks_and_the_layers_asked_for(name):
     for k in (bn, after):
         np.testing.assert_array_equal(got[k], want[k])
     assert (got[bn] < 0).any() and not (got[after] < 0).any()
+
+
+EPILOGUES = [  # (layers, input, batch, the convolution's path) — every path, with and without a bias
+    ("conv 16 3x3 pad=1; bn; relu", "16x20x20", 2, "winograd"),
+    ("conv 16 3x3 pad=1 bias=false; bn; relu6", "16x100x100", 1, "winograd4"),
+    ("conv 12 3x3 stride=2 pad=1; bn", "3x17x17", 3, "im2col"),       # several images a tile: the scatter
+    ("conv 40 5x5 pad=2; relu", "3x30x30", 1, "im2col"),               # one image a tile: a pass after
+    ("conv 24 1x1; bn; relu6", "8x9x9", 2, "pointwise"),
+    ("conv 6 5x5 groups=2; bn; relu", "4x12x12", 2, "direct"),
+    ("conv 8 3x3 pad=1 groups=8; bn; relu6", "8x10x10", 2, "depthwise"),
+]
+
+
+@pytest.mark.parametrize("layers, shape, batch, path", EPILOGUES)
+def test_a_convolution_applies_the_batch_norm_and_activation_after_it(layers, shape, batch, path):
+    """At inference the batch norm and ReLU after a convolution make no pass of their own
+    (kernels/conv/epilogue.py): bit for bit what the unfused layers compute, on every convolution path."""
+    from cnndsl.kernels import schedule
+    net = with_statistics(net_of(layers + "\nflatten\ndense 3", shape).init(2))
+    conv = net.node("conv1")
+    a = conv.attrs
+    assert schedule.conv_algorithm(conv.params["weight"], a["stride"], a["pad"], a["dilation"], a["groups"], batch,
+                                   conv.shape[1:]) == path
+    plan = net.engine._plan(False, False, ())
+    assert "conv1" in plan.epilogues and all(plan.fused[n] for n in net.layers[1:len(layers.split(";"))])
+    x = np.random.default_rng(3).standard_normal((batch, *net.input_shape)).astype(np.float32)
+    kept, reused = pair(net, x)
+    np.testing.assert_array_equal(kept, reused)

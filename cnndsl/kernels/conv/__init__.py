@@ -9,6 +9,7 @@ the layer's shapes; each algorithm is a module of this package, with the same tw
     winograd4.py  3×3 stride 1 on wide maps: forward by F(4×4, 3×3), backward by winograd.py
     direct.py     stride 1, few filters: taps on the padded-width grid (flat.py, taps.py)
     depthwise.py  one filter per channel (groups = channels), any stride: a loop per channel and tap
+    epilogue.py   at inference, the batch norm and ReLU after a convolution, applied as it writes
 
 The readable twin of them all: kernels/reference/conv.py; tests/kernels/ checks each against it.
 """
@@ -20,6 +21,7 @@ import numpy as np
 from .. import schedule
 from ..jit import njit
 from . import depthwise, direct, im2col, pointwise, winograd, winograd4
+from .epilogue import Epilogue, apply
 
 ALGORITHMS = {"im2col": im2col, "pointwise": pointwise, "winograd": winograd, "winograd4": winograd4,
               "direct": direct, "depthwise": depthwise}
@@ -30,10 +32,22 @@ def algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw):
     return ALGORITHMS[schedule.conv_algorithm(w_shape, stride, pad, dilation, groups, n, out_hw)]
 
 
+NATIVE_EPILOGUE = (im2col, winograd, winograd4)  # apply it as they write; the others get a pass after
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad, dilation, groups: int,
-                 out_hw) -> np.ndarray:
+                 out_hw, epilogue: Epilogue | None = None) -> np.ndarray:
+    """The convolution; with an epilogue (inference), the batch norm and activation after it too."""
     impl = algorithm(w.shape, stride, pad, dilation, groups, x.shape[0], out_hw)
-    return impl.forward(x, w, b, stride, pad, dilation, groups, out_hw)
+    if epilogue is None:
+        return impl.forward(x, w, b, stride, pad, dilation, groups, out_hw)
+    if impl in NATIVE_EPILOGUE:
+        return impl.forward(x, w, b, stride, pad, dilation, groups, out_hw, epilogue)
+    y = impl.forward(x, w, b, stride, pad, dilation, groups, out_hw)  # the bias added as the path adds it
+    y3 = y.reshape(y.shape[0], y.shape[1], -1)
+    none, stage = np.empty(0, dtype=x.dtype), epilogue.args(x.dtype)
+    schedule.over_channels(lambda c0, c1: apply(y3, none, *stage, c0, c1), y.shape[1], y.size)
+    return y
 
 
 def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, stride, pad, dilation,

@@ -19,6 +19,7 @@ from .. import schedule
 from ..blas import add_product_t
 from ..jit import njit
 from ..rows import copy, fill, inside
+from .epilogue import Epilogue, apply, finish
 
 
 @njit(cache=True, nogil=True)
@@ -144,18 +145,22 @@ def _col2im_strided(dx, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy1, 
 
 
 @njit(cache=True, nogil=True)
-def scatter_output(out, f0, bias, k0, y):
-    """out (F_g, N·q) → y[n, f0 + f, k0 : k0 + q] (+ bias[f0 + f]); y (N, F, P). An empty bias means none."""
+def scatter_output(out, f0, bias, scale, shift, lo, hi, k0, y):
+    """out (F_g, N·q) → y[n, f0 + f, k0 : k0 + q] (+ bias[f0 + f]) then the epilogue (epilogue.py); y (N, F, P).
+    An empty bias or scale means none."""
     n_img = y.shape[0]
     q = out.shape[1] // n_img
-    has_bias = bias.shape[0] > 0
+    has_bias, affine = bias.shape[0] > 0, scale.shape[0] > 0
+    row = np.empty(q, dtype=y.dtype)
     for f in range(out.shape[0]):
         b = bias[f0 + f] if has_bias else y.dtype.type(0)
+        s = scale[f0 + f] if affine else y.dtype.type(1)
+        t = shift[f0 + f] if affine else y.dtype.type(0)
         for n in range(n_img):
             src = out[f, n * q:(n + 1) * q]
-            dst = y[n, f0 + f]
             for k in range(q):
-                dst[k0 + k] = src[k] + b
+                row[k] = src[k] + b
+            finish(row, y[n, f0 + f, k0:k0 + q], affine, s, t, lo, hi)
 
 
 @njit(cache=True, nogil=True)
@@ -171,13 +176,14 @@ def gather_grad(dy, f0, f1, k0, dyt):
                 dst[k] = src[k0 + k]
 
 
-def forward(x, w, b, stride, pad, dilation, groups, out_hw):
+def forward(x, w, b, stride, pad, dilation, groups, out_hw, epilogue=None):
     n = x.shape[0]
     f, cg, kh, kw = w.shape
     oh, ow = out_hw
     fg = f // groups
     y = np.empty((n, f, oh * ow), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
+    stage = Epilogue.or_none(epilogue, x.dtype).args(x.dtype)
 
     def chunk(lo: int, hi: int) -> None:
         for n0, n1, oy0, oy1 in schedule.tiles(hi - lo, oh, ow, cg * kh * kw):
@@ -190,11 +196,13 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
                 if whole:
                     out = ys[0, g * fg:(g + 1) * fg]
                     np.matmul(w[g * fg:(g + 1) * fg].reshape(fg, -1), cols, out=out)
-                    if b is not None:
+                    if epilogue is not None:
+                        apply(ys, bias, *stage, g * fg, (g + 1) * fg)
+                    elif b is not None:
                         out += b[g * fg:(g + 1) * fg, None]
                     continue
                 out = w[g * fg:(g + 1) * fg].reshape(fg, -1) @ cols
-                scatter_output(out, g * fg, bias, oy0 * ow, ys)
+                scatter_output(out, g * fg, bias, *stage, oy0 * ow, ys)
 
     schedule.over_images(chunk, n, n * oh * ow)
     return y.reshape(n, f, oh, ow)

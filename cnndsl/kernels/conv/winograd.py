@@ -25,6 +25,7 @@ from .. import schedule
 from ..blas import add_product_t
 from ..jit import njit
 from ..rows import copy, fill
+from .epilogue import Epilogue, finish
 
 # G (4×3): U = G g Gᵀ
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -168,36 +169,37 @@ def input_transform_adjoint(dv, c0, c1, n0, n1, ty0, ty1, tw, ph, pw, dx):
 
 
 @njit(cache=True, nogil=True)
-def output_transform(m, f0, bias, n0, n1, ty0, ty1, tw, y):
-    """y[n, f0 + f, 2·ty + a, 2·tx + b] = (Aᵀ M A)[a, b] (+ bias) for the outputs inside the map;
+def output_transform(m, f0, bias, scale, shift, lo, hi, n0, n1, ty0, ty1, tw, y):
+    """y[n, f0 + f, 2·ty + a, 2·tx + b] = (Aᵀ M A)[a, b] (+ bias) for the outputs inside the map, then the
+    epilogue (epilogue.py): · scale + shift where scale is not empty, clamped to lo…hi.
     Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]."""
-    oh, ow = y.shape[2], y.shape[3]
-    has_bias = bias.shape[0] > 0
+    oh = y.shape[2]
+    has_bias, affine = bias.shape[0] > 0, scale.shape[0] > 0
     band = ty1 - ty0
     r = np.empty((2, 4, tw), dtype=m.dtype)
-    full = ow // 2  # tiles whose two output columns are both inside
+    row = np.empty(2 * tw, dtype=m.dtype)
     for n in range(n0, n1):
         for f in range(m.shape[1]):
             b = bias[f0 + f] if has_bias else y.dtype.type(0)
+            s = scale[f0 + f] if affine else y.dtype.type(1)
+            t = shift[f0 + f] if affine else y.dtype.type(0)
             out = y[n, f0 + f]
             for ty in range(ty0, ty1):
-                t = ((n - n0) * band + ty - ty0) * tw
-                for s in range(4):  # Aᵀ M, every tile of the row at once
-                    m0, m1, m2, m3 = m[s, f, t:t + tw], m[4 + s, f, t:t + tw], m[8 + s, f, t:t + tw], m[12 + s, f, t:t + tw]
+                t0 = ((n - n0) * band + ty - ty0) * tw
+                for c in range(4):  # Aᵀ M, every tile of the row at once
+                    m0, m1, m2, m3 = m[c, f, t0:t0 + tw], m[4 + c, f, t0:t0 + tw], m[8 + c, f, t0:t0 + tw], m[12 + c, f, t0:t0 + tw]
                     for tx in range(tw):
-                        r[0, s, tx] = m0[tx] + m1[tx] + m2[tx]
-                        r[1, s, tx] = m1[tx] - m2[tx] - m3[tx]
+                        r[0, c, tx] = m0[tx] + m1[tx] + m2[tx]
+                        r[1, c, tx] = m1[tx] - m2[tx] - m3[tx]
                 for a in range(2):
                     oy = 2 * ty + a
                     if oy >= oh:
                         break
-                    row = out[oy]
                     q0, q1, q2, q3 = r[a, 0], r[a, 1], r[a, 2], r[a, 3]
-                    for tx in range(full):
+                    for tx in range(tw):
                         row[2 * tx] = q0[tx] + q1[tx] + q2[tx] + b
                         row[2 * tx + 1] = q1[tx] - q2[tx] - q3[tx] + b
-                    if ow % 2:
-                        row[ow - 1] = q0[full] + q1[full] + q2[full] + b
+                    finish(row, out[oy], affine, s, t, lo, hi)
 
 
 @njit(cache=True, nogil=True)
@@ -237,13 +239,16 @@ def output_transform_adjoint(dy, f0, f1, n0, n1, ty0, ty1, tw, dm):
 
 
 # ---- the drivers: tiles of 2×2 outputs, the 16 matrix products, over the cores --------------------
-def forward(x, w, b, stride, pad, dilation, groups, out_hw):
-    return run_forward(x, w, b, pad, groups, out_hw, 2, filter_transform, input_transform, output_transform)
+def forward(x, w, b, stride, pad, dilation, groups, out_hw, epilogue=None):
+    return run_forward(x, w, b, pad, groups, out_hw, 2, filter_transform, input_transform, output_transform,
+                       epilogue)
 
 
-def run_forward(x, w, b, pad, groups, out_hw, m, filter_transform, input_transform, output_transform):
+def run_forward(x, w, b, pad, groups, out_hw, m, filter_transform, input_transform, output_transform,
+                epilogue=None):
     """F(m×m, 3×3) forward: tiles of m×m outputs, (m + 2)² matrix products per group of tiles; the three
-    transforms are F(2×2)'s (this module) or F(4×4)'s (winograd4.py)."""
+    transforms are F(2×2)'s (this module) or F(4×4)'s (winograd4.py). The output transform applies the
+    epilogue as it writes (epilogue.py)."""
     n, f = x.shape[0], w.shape[0]
     cg, fg = w.shape[1], f // groups
     oh, ow = out_hw
@@ -251,6 +256,7 @@ def run_forward(x, w, b, pad, groups, out_hw, m, filter_transform, input_transfo
     points = (m + 2) ** 2
     y = np.empty((n, f, oh, ow), dtype=x.dtype)
     bias = b if b is not None else np.empty(0, dtype=x.dtype)
+    stage = Epilogue.or_none(epilogue, x.dtype).args(x.dtype)
     u = [filter_transform(w[g * fg:(g + 1) * fg]) for g in range(groups)]
 
     def work(a: int, e: int, r0: int, r1: int) -> None:
@@ -263,7 +269,7 @@ def run_forward(x, w, b, pad, groups, out_hw, m, filter_transform, input_transfo
             for g in range(groups):
                 input_transform(xs, g * cg, (g + 1) * cg, n0, n1, ty0, ty1, tw, *pad, v)
                 np.matmul(u[g], v, out=prods)
-                output_transform(prods, g * fg, bias, n0, n1, ty0, ty1, tw, ys)
+                output_transform(prods, g * fg, bias, *stage, n0, n1, ty0, ty1, tw, ys)
 
     schedule.images_or_bands(work, n, th, n * th * tw)
     return y

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..jit import njit
 from ..rows import copy, fill
+from .epilogue import finish
 from .winograd import backward, run_forward
 
 __all__ = ["forward", "backward"]  # backward: the adjoint of the same convolution, by F(2×2, 3×3)
@@ -103,16 +104,19 @@ def input_transform(x, c0, c1, n0, n1, ty0, ty1, tw, ph, pw, v):
 
 
 @njit(cache=True, nogil=True)
-def output_transform(m, f0, bias, n0, n1, ty0, ty1, tw, y):
-    """y[n, f0 + f, 4·ty + a, 4·tx + b] = (Aᵀ M A)[a, b] (+ bias) for the outputs inside the map."""
-    oh, ow = y.shape[2], y.shape[3]
-    has_bias = bias.shape[0] > 0
+def output_transform(m, f0, bias, scale, shift, lo, hi, n0, n1, ty0, ty1, tw, y):
+    """y[n, f0 + f, 4·ty + a, 4·tx + b] = (Aᵀ M A)[a, b] (+ bias) for the outputs inside the map, then the
+    epilogue (epilogue.py)."""
+    oh = y.shape[2]
+    has_bias, affine = bias.shape[0] > 0, scale.shape[0] > 0
     band = ty1 - ty0
     q = np.empty((4, 6, tw), dtype=m.dtype)
     row = np.empty(4 * tw, dtype=m.dtype)
     for n in range(n0, n1):
         for f in range(m.shape[1]):
             b = bias[f0 + f] if has_bias else y.dtype.type(0)
+            sc = scale[f0 + f] if affine else y.dtype.type(1)
+            sh = shift[f0 + f] if affine else y.dtype.type(0)
             out = y[n, f0 + f]
             for ty in range(ty0, ty1):
                 t = ((n - n0) * band + ty - ty0) * tw
@@ -139,8 +143,9 @@ def output_transform(m, f0, bias, n0, n1, ty0, ty1, tw, y):
                         row[4 * tx + 1] = p2 + 2 * p4 + b
                         row[4 * tx + 2] = p1 + 4 * p3 + b
                         row[4 * tx + 3] = p2 + 8 * p4 + s5[tx] + b
-                    copy(out[oy], row[:ow])
+                    finish(row, out[oy], affine, sc, sh, lo, hi)
 
 
-def forward(x, w, b, stride, pad, dilation, groups, out_hw):
-    return run_forward(x, w, b, pad, groups, out_hw, 4, filter_transform, input_transform, output_transform)
+def forward(x, w, b, stride, pad, dilation, groups, out_hw, epilogue=None):
+    return run_forward(x, w, b, pad, groups, out_hw, 4, filter_transform, input_transform, output_transform,
+                       epilogue)
