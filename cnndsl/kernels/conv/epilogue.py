@@ -46,6 +46,15 @@ class Epilogue:
 
 
 @njit(cache=True, nogil=True, inline="always")
+def channel(bias, scale, shift, c, y):
+    """Channel c's bias, scale and shift, in y's dtype: 0, 1 and 0 where the array is empty."""
+    zero, one = y.dtype.type(0), y.dtype.type(1)
+    b = bias[c] if bias.shape[0] > 0 else zero
+    affine = scale.shape[0] > 0
+    return b, (scale[c] if affine else one), (shift[c] if affine else zero)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def finish(src, dst, affine, s, t, lo, hi):
     """dst[k] = min(max(src[k] · s + t, lo), hi) for k < len(dst) (· s + t only where `affine`)."""
     for k in range(dst.shape[0]):
@@ -61,9 +70,7 @@ def apply(y, bias, scale, shift, lo, hi, c0, c1):
     scale: none)."""
     has_bias, affine = bias.shape[0] > 0, scale.shape[0] > 0
     for c in range(c0, c1):
-        b = bias[c] if has_bias else y.dtype.type(0)
-        s = scale[c] if affine else y.dtype.type(1)
-        t = shift[c] if affine else y.dtype.type(0)
+        b, s, t = channel(bias, scale, shift, c, y)
         for n in range(y.shape[0]):
             row = y[n, c]
             if has_bias:

@@ -19,7 +19,7 @@ from .. import schedule
 from ..blas import add_product_t
 from ..jit import njit
 from ..rows import copy, fill, inside
-from .epilogue import Epilogue, apply, finish
+from .epilogue import Epilogue, apply, channel, finish
 
 
 @njit(cache=True, nogil=True)
@@ -150,12 +150,10 @@ def scatter_output(out, f0, bias, scale, shift, lo, hi, k0, y):
     An empty bias or scale means none."""
     n_img = y.shape[0]
     q = out.shape[1] // n_img
-    has_bias, affine = bias.shape[0] > 0, scale.shape[0] > 0
+    affine = scale.shape[0] > 0
     row = np.empty(q, dtype=y.dtype)
     for f in range(out.shape[0]):
-        b = bias[f0 + f] if has_bias else y.dtype.type(0)
-        s = scale[f0 + f] if affine else y.dtype.type(1)
-        t = shift[f0 + f] if affine else y.dtype.type(0)
+        b, s, t = channel(bias, scale, shift, f0 + f, y)
         for n in range(n_img):
             src = out[f, n * q:(n + 1) * q]
             for k in range(q):

@@ -25,7 +25,7 @@ from .. import schedule
 from ..blas import add_product_t
 from ..jit import njit
 from ..rows import copy, fill
-from .epilogue import Epilogue, finish
+from .epilogue import Epilogue, channel, finish
 
 # G (4×3): U = G g Gᵀ
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -174,15 +174,13 @@ def output_transform(m, f0, bias, scale, shift, lo, hi, n0, n1, ty0, ty1, tw, y)
     epilogue (epilogue.py): · scale + shift where scale is not empty, clamped to lo…hi.
     Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]."""
     oh = y.shape[2]
-    has_bias, affine = bias.shape[0] > 0, scale.shape[0] > 0
+    affine = scale.shape[0] > 0
     band = ty1 - ty0
     r = np.empty((2, 4, tw), dtype=m.dtype)
     row = np.empty(2 * tw, dtype=m.dtype)
     for n in range(n0, n1):
         for f in range(m.shape[1]):
-            b = bias[f0 + f] if has_bias else y.dtype.type(0)
-            s = scale[f0 + f] if affine else y.dtype.type(1)
-            t = shift[f0 + f] if affine else y.dtype.type(0)
+            b, s, t = channel(bias, scale, shift, f0 + f, y)
             out = y[n, f0 + f]
             for ty in range(ty0, ty1):
                 t0 = ((n - n0) * band + ty - ty0) * tw

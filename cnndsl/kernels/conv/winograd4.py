@@ -25,7 +25,7 @@ import numpy as np
 
 from ..jit import njit
 from ..rows import copy, fill
-from .epilogue import finish
+from .epilogue import channel, finish
 from .winograd import backward, run_forward
 
 __all__ = ["forward", "backward"]  # backward: the adjoint of the same convolution, by F(2×2, 3×3)
@@ -108,15 +108,13 @@ def output_transform(m, f0, bias, scale, shift, lo, hi, n0, n1, ty0, ty1, tw, y)
     """y[n, f0 + f, 4·ty + a, 4·tx + b] = (Aᵀ M A)[a, b] (+ bias) for the outputs inside the map, then the
     epilogue (epilogue.py)."""
     oh = y.shape[2]
-    has_bias, affine = bias.shape[0] > 0, scale.shape[0] > 0
+    affine = scale.shape[0] > 0
     band = ty1 - ty0
     q = np.empty((4, 6, tw), dtype=m.dtype)
     row = np.empty(4 * tw, dtype=m.dtype)
     for n in range(n0, n1):
         for f in range(m.shape[1]):
-            b = bias[f0 + f] if has_bias else y.dtype.type(0)
-            sc = scale[f0 + f] if affine else y.dtype.type(1)
-            sh = shift[f0 + f] if affine else y.dtype.type(0)
+            b, sc, sh = channel(bias, scale, shift, f0 + f, y)
             out = y[n, f0 + f]
             for ty in range(ty0, ty1):
                 t = ((n - n0) * band + ty - ty0) * tw
