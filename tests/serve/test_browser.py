@@ -70,6 +70,8 @@ def test_a_student_edits_a_network_and_the_page_follows(url, chromium):
     assert "cm-error-line" in (marked.locator("pre").first.get_attribute("class") or "") or \
         marked.locator(".cm-error-line").count() == 1
     widget = page.locator(".err-widget")
+    page.wait_for_function("() => (document.querySelector('.err-widget') || {}).innerText?.includes(\"'zero'\")",
+                           timeout=10_000)  # the last keystroke's check, not an earlier one's ('z', 'ze', …)
     assert widget.count() == 1 and "unknown name 'zero'" in widget.inner_text() and "hint:" in widget.inner_text()
     assert "line 7:" in page.inner_text("#errors")
     assert "stale" in page.get_attribute("#diagram", "class")
