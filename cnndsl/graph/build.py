@@ -98,6 +98,7 @@ class _Builder:
             self.blockdefs[block.name] = block
         self.active: list[str] = []  # the block instances being expanded, to catch recursion
         self.sizing: set[str] = set()  # the blocks being sized by least_nodes, likewise
+        self.sized: dict[tuple, int] = {}  # least_nodes of a block by its static arguments
         self.depth = 0  # nested bodies being expanded
         self.nodes: dict[str, Node] = {}  # name → Node, as added (the shape rules of later nodes read them)
         self.copies: dict[str, int] = {}  # a label's next suffix in later passes of a repeat
@@ -207,12 +208,23 @@ class _Builder:
             elif kind is ast.Call:
                 block = self.blockdefs.get(stmt.name)
                 if block is not None and block.name not in self.sizing:
+                    inner = self._static_env(block, stmt, env)
+                    try:  # a block called with the same arguments is counted once: fan-out stays linear
+                        key = (block.name, tuple(sorted(inner.items())))
+                        hash(key)
+                    except TypeError:
+                        key = None
+                    if key is not None and key in self.sized:
+                        total += self.sized[key]
+                        continue
                     self.sizing.add(block.name)
                     try:
-                        inner = self._static_env(block, stmt, env)
-                        total += self.least_nodes(block.body, inner, limit, depth + 1)
+                        inner_total = self.least_nodes(block.body, inner, limit, depth + 1)
                     finally:
                         self.sizing.discard(block.name)
+                    if key is not None:
+                        self.sized[key] = inner_total
+                    total += inner_total
         return total
 
     def _static_env(self, block: ast.BlockDef, call: ast.Call, env: dict) -> dict:

@@ -19,10 +19,10 @@ ANNOUNCE = False  # the `cnndsl` command sets it: say once, on stderr, when kern
 _listening = False
 
 
-def compile_counter(first: Callable[[], None] | None = None):
+def compile_counter(first: Callable[[], None] | None = None, each: Callable[[str], None] | None = None):
     """A listener for numba's compile events that counts kernels compiled and the seconds they took;
     compilations nest (a kernel compiles the helpers it calls) and count once. `first()` runs as the first
-    one begins. Register it with numba.core.event.register("numba:compile", …)."""
+    one begins, `each(name)` as each one ends. Register it with numba.core.event.register("numba:compile", …)."""
     from numba.core import event
 
     class Counter(event.Listener):
@@ -40,6 +40,8 @@ def compile_counter(first: Callable[[], None] | None = None):
             if self.depth == 0:
                 self.kernels += 1
                 self.seconds += time.perf_counter() - self.began
+                if each is not None:
+                    each(getattr(ev.data.get("dispatcher"), "__name__", "kernel"))
 
     return Counter()
 
@@ -57,13 +59,47 @@ def _listen() -> None:
         print("compiling kernels for the first run (once: numba caches them; a few seconds per kind of "
               "layer; `cnndsl warm` compiles them all at once over the cores)…", file=sys.stderr, flush=True)
 
+    terminal = sys.stderr.isatty()
+    showing = False
+
+    def clear() -> None:
+        nonlocal showing
+        if showing:
+            showing = False
+            print(f"\r{'':<79}\r", end="", file=sys.stderr, flush=True)
+
+    def each(name: str) -> None:  # on a terminal, one line that counts up as kernels compile
+        nonlocal showing
+        if terminal:
+            if not showing and not isinstance(sys.stdout, _ClearsFirst):
+                sys.stdout = _ClearsFirst(sys.stdout, clear)
+            showing = True
+            line = f"  {count.kernels} compiled, {count.seconds:.1f} s (last: {name})"
+            print(f"\r{line[:79]:<79}", end="", file=sys.stderr, flush=True)
+
     def summary() -> None:
         k = count.kernels
+        clear()
         print(f"compiled {k} kernel{'s' if k != 1 else ''} in {count.seconds:.1f} s; later runs load them from "
               "the cache", file=sys.stderr, flush=True)
 
-    count = compile_counter(announce)
+    count = compile_counter(announce, each)
     event.register("numba:compile", count)
+
+
+class _ClearsFirst:
+    """sys.stdout that first erases the compile-progress line on stderr, so that output starts on a
+    clean line of the terminal."""
+
+    def __init__(self, stream, clear: Callable[[], None]):
+        self._stream, self._clear = stream, clear
+
+    def write(self, text: str) -> int:
+        self._clear()
+        return self._stream.write(text)
+
+    def __getattr__(self, attr: str):
+        return getattr(self._stream, attr)
 
 
 class _KernelModule:

@@ -18,3 +18,37 @@ def test_a_first_run_says_it_compiles_and_a_second_does_not(tmp_path):
     assert runs[0].stderr.count("compiling kernels for the first run") == 1
     assert re.search(r"compiled \d+ kernels in \d+\.\d s; later runs load them from the cache", runs[0].stderr)
     assert "compil" not in runs[1].stderr
+
+
+@pytest.mark.slow  # compiles LeNet-5's kernels from an empty cache
+def test_on_a_terminal_the_count_goes_up_in_place_and_is_gone_before_the_table(tmp_path):
+    import pty
+    import threading
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), COLUMNS="100")
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the child closed its end
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    proc = subprocess.run([sys.executable, "-m", "cnndsl", "run", "lenet5"], stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    reader.join(timeout=30)
+    os.close(master)
+    out = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    counts = [int(n) for n in re.findall(r"\r  (\d+) compiled, \d+\.\d s \(last: \w+\)", out)]
+    assert counts and counts == list(range(1, len(counts) + 1))  # one update per kernel, in place
+    before_table = re.sub(r"\x1b\[[0-9;]*m", "", out[:out.index("LeNet5 — batch 1")])
+    # what a terminal shows of the table's line before its title: the count was erased, the table starts clean
+    assert before_table.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1].strip() == ""
+    assert re.search(rf"compiled {counts[-1]} kernels in \d+\.\d s", out)

@@ -77,11 +77,22 @@ def test_a_runaway_repeat_is_refused_before_it_runs():
     assert seconds < 0.2
 
 
-def test_a_runaway_block_fan_out_is_refused_before_it_runs():
-    blocks = "block b0() { relu; relu }\n" + "".join(f"block b{i}() {{ b{i - 1}(); b{i - 1}() }}\n" for i in range(1, 20))
-    text = HEAD + blocks + "b19()\n"
-    assert cpu_seconds(lambda: error_of(text)) < 0.5
-    assert error_of(text).pos.line == 3 + 20
+@pytest.mark.parametrize("levels", [20, 60])
+def test_a_runaway_block_fan_out_is_refused_before_it_runs(levels):
+    # 2^levels layers: a block called twice with the same arguments is sized once, so refusing is linear
+    blocks = "block b0() { relu; relu }\n" + "".join(f"block b{i}() {{ b{i - 1}(); b{i - 1}() }}\n"
+                                                   for i in range(1, levels))
+    text = HEAD + blocks + f"b{levels - 1}()\n"
+    error_of(text)  # the grammar and imports loaded first, not timed
+    assert cpu_seconds(lambda: error_of(text)) < 0.1
+    error = error_of(text)
+    assert "more than 100,000 layers" in error.message and error.pos.line == 3 + levels
+
+
+def test_blocks_with_different_arguments_are_each_sized():
+    text = HEAD + "block b(n) { repeat n { relu } }\nblock c(n) { b(n) }\nc(10)\nc(99995)\n"
+    error = error_of(text)  # refused at the second call, not found later while expanding the repeat (line 3)
+    assert error.message == "c(…) would make more than 100,000 layers" and error.pos.line == 6
 
 
 def test_block_parameters_size_a_repeat():
