@@ -78,8 +78,27 @@ def test_the_training_commands_still_give_the_lessons_numbers(source, workdir):
         for command in commands(match.group(1)):
             if not command.trains:
                 continue
-            now, then = numbers(run(command, workdir)), numbers(shown[command.text])
-            assert len(now) == len(then), command.text
-            for a, b in zip(now, then):  # accuracies, losses and gradient norms of short runs
-                assert abs(a - b) <= 0.25 * abs(b) + 0.05 or (abs(b) > 10 and abs(a - b) <= 0.5 * abs(b)), (
-                    command.text, a, b)
+            now_text, then_text = run(command, workdir), shown[command.text]
+            assert len(numbers(now_text)) == len(numbers(then_text)), command.text
+            for now_line, then_line in zip(now_text.splitlines(), then_text.splitlines()):
+                now, then = numbers(now_line), numbers(then_line)
+                assert len(now) == len(then), (command.text, now_line)
+                for k, (a, b) in enumerate(zip(now, then)):  # accuracies, losses and gradient norms of short runs
+                    assert close(a, b) or (after_training_norm(command.text, k, len(then)) and within(a, b, 3)), (
+                        command.text, a, b)
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= 0.25 * abs(b) + 0.05 or (abs(b) > 10 and abs(a - b) <= 0.5 * abs(b))
+
+
+def within(a: float, b: float, factor: float) -> bool:
+    return a > 0 and b > 0 and 1 / factor <= a / b <= factor
+
+
+def after_training_norm(command: str, k: int, count: int) -> bool:
+    """In a row of `cnndsl gradflow`'s table (the name, which may hold digits; layers; four norm statistics at
+    step 0; four after training; two losses), one of the four statistics after training. A single step's gradient after 100 steps of Adam
+    depends on the CPU's rounding (the BLAS kernel's summation order): across machines they came out up to
+    2.2× apart (the plain 56-layer network's), while the statistics at step 0 and the losses agree closely."""
+    return command.startswith("cnndsl gradflow") and count >= 11 and count - 6 <= k <= count - 3
