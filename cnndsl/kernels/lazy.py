@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import shutil
 import sys
 import time
 from typing import Callable
@@ -60,13 +61,14 @@ def _listen() -> None:
               "layer; `cnndsl warm` compiles them all at once over the cores)…", file=sys.stderr, flush=True)
 
     terminal = sys.stderr.isatty()
+    width = min(79, shutil.get_terminal_size().columns - 1)  # one line, never wrapped
     showing = False
 
     def clear() -> None:
         nonlocal showing
         if showing:
             showing = False
-            print(f"\r{'':<79}\r", end="", file=sys.stderr, flush=True)
+            print(f"\r{'':<{width}}\r", end="", file=sys.stderr, flush=True)
 
     def each(name: str) -> None:  # on a terminal, one line that counts up as kernels compile
         nonlocal showing
@@ -75,7 +77,7 @@ def _listen() -> None:
                 sys.stdout = _ClearsFirst(sys.stdout, clear)
             showing = True
             line = f"  {count.kernels} compiled, {count.seconds:.1f} s (last: {name})"
-            print(f"\r{line[:79]:<79}", end="", file=sys.stderr, flush=True)
+            print(f"\r{line[:width]:<{width}}", end="", file=sys.stderr, flush=True)
 
     def summary() -> None:
         k = count.kernels
