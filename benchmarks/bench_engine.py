@@ -4,6 +4,7 @@
     python benchmarks/bench_engine.py --out DIR        # the JSON elsewhere (benchmarks/results/ holds the record)
     python benchmarks/bench_engine.py resnet18 lenet5  # a subset
     python benchmarks/bench_engine.py --no-memory      # skip the separate-process memory runs
+    python benchmarks/bench_engine.py --batch 1        # every network at batch 1 (engine-batch1.json)
 
 Forward: inference (eval, nothing kept for backward). Training step: forward in training mode, the
 softmax-cross-entropy loss (aux heads weighted) and backward — no optimizer, as docs/reference.md's figures.
@@ -160,12 +161,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, metavar="K", help="timed runs per median (default 5)")
     parser.add_argument("--no-memory", action="store_true", help="skip the separate-process peak-memory runs")
     parser.add_argument("--out", type=Path, default=OUT, metavar="DIR", help=f"where engine.json goes (default {OUT})")
+    parser.add_argument("--batch", type=int, metavar="N",
+                        help="one batch size for every network (default: each network's benchmark batch)")
     parser.add_argument("--peak-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--openblas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: run without them)")
     args = parser.parse_args()
     if unknown := [n for n in args.networks if n not in NETWORKS]:
         parser.error(f"no benchmark network {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
+    if args.batch is not None and args.batch < 1:
+        parser.error(f"--batch must be at least 1, not {args.batch}")
     if args.peak_child:
         lib, name, batch = args.peak_child
         peak_child(lib, name, int(batch))
@@ -180,10 +185,11 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for name in args.networks:
-        row = measure(name, NETWORKS[name], args.repeat if name != "lenet5" else 4 * args.repeat)
+        batch = args.batch or NETWORKS[name]
+        row = measure(name, batch, args.repeat if name != "lenet5" and batch > 1 else 4 * args.repeat)
         if not args.no_memory:
-            row["cnndsl_peak_bytes"] = peak("cnndsl", name, NETWORKS[name])
-            row["torch_peak_bytes"] = peak("torch", name, NETWORKS[name])
+            row["cnndsl_peak_bytes"] = peak("cnndsl", name, batch)
+            row["torch_peak_bytes"] = peak("torch", name, batch)
             row["peak_ratio"] = row["cnndsl_peak_bytes"] / max(row["torch_peak_bytes"], 1)
         rows.append(row)
         mem = (f"{row['cnndsl_peak_bytes'] / 1e6:7.0f}/{row['torch_peak_bytes'] / 1e6:<7.0f} {row['peak_ratio']:6.2f}"
@@ -193,7 +199,7 @@ def main() -> None:
               f"{row['step_ratio']:6.2f} | {row['cnndsl_step_gflops']:5.0f} vs {row['torch_step_gflops']:5.0f} | {mem}",
               flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / "engine.json"
+    out = args.out / ("engine.json" if args.batch is None else f"engine-batch{args.batch}.json")
     out.write_text(json.dumps({"machine": info, "torch": torch.__version__, "rows": rows}, indent=2))
     print(f"wrote {out}")
 

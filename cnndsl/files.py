@@ -17,11 +17,12 @@ import zipfile
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator
-
-import numpy as np
+from typing import IO, TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .errors import CnnError
+
+if TYPE_CHECKING:
+    import numpy as np  # loaded by the functions that read or write arrays: `cnndsl check` needs none
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK"
@@ -111,12 +112,14 @@ def write_json(path: str | Path, data, what: str = "output") -> Path:
 
 def write_npy(path: str | Path, array: np.ndarray, what: str = "output") -> Path:
     """The array under exactly this name (np.save would add `.npy` to a name without it)."""
+    import numpy as np
     with write_atomic(path, what) as f:
         np.save(f, array, allow_pickle=False)
     return Path(path)
 
 
 def write_npz(path: str | Path, arrays: dict[str, np.ndarray], what: str = "output") -> Path:
+    import numpy as np
     with write_atomic(path, what) as f:
         np.savez(f, **arrays)
     return Path(path)
@@ -161,6 +164,7 @@ def _sniff(path: Path, what: str, magic: bytes) -> None:
 
 def read_npy(path: str | Path, what: str, kinds: str = "f") -> np.ndarray:
     """One NumPy array from a .npy file, of a dtype kind in `kinds` (f: float, i/u: integers)."""
+    import numpy as np
     path = Path(path)
     _sniff(path, what, NPY_MAGIC)
     try:
@@ -172,6 +176,7 @@ def read_npy(path: str | Path, what: str, kinds: str = "f") -> np.ndarray:
 
 def read_npz(path: str | Path, what: str, kinds: str = "fiu") -> dict[str, np.ndarray]:
     """Every array of an .npz archive, each of a dtype kind in `kinds`."""
+    import numpy as np
     path = Path(path)
     _sniff(path, what, ZIP_MAGIC)
     arrays = {}

@@ -55,6 +55,12 @@ MIN_WINOGRAD4_WIDTH = 100
 # would be memory-bound: LeNet-5's 6 and 16.
 MAX_DIRECT_FILTERS = 32
 
+# A dense layer's weight gradient dyᵀ·x for at most this many rows (the batch) is written as outer products
+# (kernels/dense.py): BLAS runs a product with so short an inner dimension at a fraction of its rate.
+# Measured on 2 cores of an AMD EPYC (entry 58), VGG-16's and AlexNet's layers: 3–5× faster at 1 row,
+# 1.1–1.7× at 2 and 4, even or slower from 8.
+MAX_OUTER_ROWS = 4
+
 
 def conv_algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw) -> str:
     """"depthwise", "winograd", "winograd4", "pointwise", "direct" or "im2col", for a batch of n through a

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.lazy import kernel_module
 from ..kernels.reference import dense as _reference
 from .base import Slot, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, times
+
+
+_dense = kernel_module("dense")
 
 
 class Dense(Op):
@@ -85,7 +89,7 @@ class Dense(Op):
         return [dx], ({"weight": dw, "bias": db} if a["bias"] else {"weight": dw})
 
     def backward(self, a, dy, x, params, ctx):
-        grads = {"weight": dy.T @ x}
+        grads = {"weight": _dense.weight_grad(dy, x)}
         if a["bias"]:
             grads["bias"] = dy.sum(axis=0)
         return [dy @ params["weight"] if ctx.need_dx else None], grads

@@ -282,3 +282,24 @@ def test_winograd_splits_rows_over_the_threads_when_the_batch_is_small(stmt, sha
         mine = sorted((r0, r1) for _, _, r0, r1 in part)
         assert len(mine) > 1 and mine[0][0] == 0 and mine[-1][1] == rows  # that cover every row once
         assert all(hi == lo for (_, hi), (lo, _) in zip(mine, mine[1:]))
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4, 5, 9])
+@pytest.mark.parametrize("shape", [(7, 13), (300, 301)])  # 300 × 301: dW is split over the threads
+def test_dense_weight_gradient_by_outer_products_or_blas_matches_float64(rows, shape):
+    from cnndsl.kernels import dense
+    o, i = shape
+    rng = np.random.default_rng(rows)
+    dy = rng.standard_normal((rows, o)).astype(np.float32)
+    x = rng.standard_normal((rows, i)).astype(np.float32)
+    dw = dense.weight_grad(dy, x)
+    assert dw.shape == (o, i) and dw.dtype == np.float32
+    assert rel_err(dw, dy.astype(np.float64).T @ x.astype(np.float64)) < 1e-6
+    # a column slice of dy (not contiguous) gives the same
+    wide = np.concatenate([dy, dy], axis=1)[:, :o] if rows > 1 else dy
+    assert np.array_equal(dense.weight_grad(wide, x), dw)
+
+
+def test_dense_weight_gradient_rows_cover_both_paths():
+    from cnndsl.kernels import schedule
+    assert 1 <= schedule.MAX_OUTER_ROWS < 5  # the cases above run both the outer products and BLAS
