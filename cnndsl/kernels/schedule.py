@@ -20,7 +20,9 @@ large GEMM on small batches). `CNNDSL_THREADS=1` turns chunking off.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
+import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Callable, TypeVar
 
@@ -100,8 +102,13 @@ def tiles(n_img: int, oh: int, ow: int, k: int) -> list[tuple[int, int, int, int
 
 
 # ---- threads -------------------------------------------------------------------------------------
-# Below this many elements an element-wise, pooling or normalization kernel is not worth two threads.
-MIN_ELEMENTS = 1 << 16
+# Below this many elements an element-wise, pooling or normalization kernel is not worth two threads: it
+# takes ~8 elements a nanosecond on one core (memory-bound), and handing half to a worker costs a wake-up —
+# `python benchmarks/bench_threads.py` measures both. On 2 cores of an AMD EPYC (KVM; entry 59) a round trip
+# took 50 µs and sharing a batch norm lost up to 800 thousand elements (90 µs alone, 170–180 shared), was
+# even at 1.6 million and won at 6.4 million (2.5–3.4 ms → 1.6–2.4). Once 65,536, which lost 4–10× at the
+# batch-1 sizes. On a machine with faster wake-ups the bound forgoes at most half of ~130 µs a call.
+MIN_ELEMENTS = 1 << 20
 # A chunk of the batch is worth its own thread unless its GEMMs get very narrow. Once 1,024 (ResNet-18's
 # 7×7 layers lost with chunks); since the in-place outputs and faster im2col, its 7×7 and stride-2 layers
 # gain 15–75 % with them (docs/performance.md).
@@ -121,23 +128,44 @@ def chunks(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def run_batched(fn: Callable[[int, int], T], n: int, worth_it: bool = True) -> list[T]:
-    """fn(lo, hi) over the chunks of 0…n, in parallel when that is worth it; results in order."""
+    """fn(lo, hi) over the chunks of 0…n, in parallel when that is worth it; results in order.
+
+    The chunks are claimed, not assigned: the caller runs the first and then any chunk no worker has
+    started, so a worker that is slow to wake (waking a sleeping thread took 70–250 µs on a KVM guest,
+    against 20–30 µs of work for a batch norm of 64 × 56 × 56) costs nothing but the work it did not
+    share; the caller waits only for chunks a worker began. The chunks are the same whoever runs them,
+    so the results are too."""
     if workers() == 1 or n < 2 or not worth_it:
         return [fn(0, n)]
     from .blas import blas_threads
-    first, *rest = chunks(n, WORKERS)
+    parts = chunks(n, WORKERS)
+    results: list = [None] * len(parts)
+    failed: list[BaseException] = []
+    done = [threading.Lock() for _ in parts]  # held until the chunk's work is over, whoever ran it
+    for lock in done:
+        lock.acquire()
+    claims = itertools.count()  # next() on it is atomic under the GIL: each chunk is claimed once
     errors = np.geterr()  # NumPy's error state is per thread: the workers take the caller's
 
-    def call(lo: int, hi: int) -> T:
-        with np.errstate(**errors):
-            return fn(lo, hi)
+    def take() -> None:
+        while (k := next(claims)) < len(parts):
+            try:
+                with np.errstate(**errors):
+                    results[k] = fn(*parts[k])
+            except BaseException as e:  # re-raised by the caller
+                failed.append(e)
+            finally:
+                done[k].release()
+
     with blas_threads(1):
-        futures = [_pool().submit(call, *r) for r in rest]
-        try:
-            head = fn(*first)  # the caller takes a chunk too: one thread wake-up fewer per call
-        finally:
-            wait(futures)  # even if the caller's chunk raised: nothing may run on after BLAS is restored
-        return [head] + [f.result() for f in futures]
+        for _ in parts[1:]:
+            _pool().submit(take)
+        take()
+        for lock in done:  # every chunk is claimed by now; nothing may run on after BLAS is restored
+            lock.acquire()
+    if failed:
+        raise failed[0]
+    return results
 
 
 def over_batch(fn: Callable[[int, int], T], n: int, elements: int) -> list[T]:
