@@ -8,9 +8,7 @@ and shared, from 50 thousand to 6 million elements. Below MIN_ELEMENTS they run 
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 
 import machine  # noqa: E402 — benchmarks/machine.py
 
@@ -20,20 +18,14 @@ cnndsl.tune_process()
 
 import numpy as np  # noqa: E402
 
+from bench_engine import median_time  # noqa: E402
 from cnndsl.kernels import normalization, schedule  # noqa: E402
 
 SHAPES = [(1, 64, 28, 28), (1, 64, 56, 56), (1, 64, 112, 112), (8, 64, 56, 56), (32, 64, 56, 56)]
 
 
 def median_us(fn, repeat: int = 200) -> float:
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e6 * statistics.median(times)
+    return 1e6 * median_time(fn, repeat, warm_up_s=0.05)
 
 
 def main() -> None:
