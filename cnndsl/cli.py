@@ -16,6 +16,7 @@ from .format import human
 from .render.view import MAX_RANKS, auto_depth
 from .network import Network
 from .network import load as load_network
+from .network import resolve
 from .resources import shipped_architectures
 
 EPILOG = """examples:
@@ -671,18 +672,31 @@ def _weights(net, path: str | None, seed: int) -> None:
 
 
 def cmd_run(args) -> int:
+    from .engine import ahead
     from .engine.runner import load_array, run
     check_outputs([(args.output, "--output", None), (args.save_weights, "--save-weights", None),
                    (args.save_grads, "--save-grads", None)])
-    net = load(args.network)
-    x = load_array(args.input, "input") if args.input else None
-    dy = load_array(args.grad_output, "output gradient") if args.grad_output else None
-    backward = args.backward or bool(args.save_grads) or dy is not None
-    net.check_memory(x.shape[0] if x is not None and x.ndim else args.batch, args.mode, backward)
-    _weights(net, args.weights, args.seed)
-    net.kernels = args.kernels
-    result = run(net, args.batch, args.mode, args.seed, x, dy, backward, args.repeat,
-                 input_grad=bool(args.save_grads))
+    backward = args.backward or bool(args.save_grads) or bool(args.grad_output)
+    helper = None
+    try:
+        path = resolve(args.network)
+    except CnnError:  # said by load below
+        path = None
+    if path is not None and path.is_file() and not args.input:  # (a batch from a file: its size comes later)
+        helper = ahead.for_run(str(path), args.batch, args.mode, backward, bool(args.save_grads),
+                               not args.grad_output, args.kernels)
+    try:
+        net = load(args.network)
+        x = load_array(args.input, "input") if args.input else None
+        dy = load_array(args.grad_output, "output gradient") if args.grad_output else None
+        net.check_memory(x.shape[0] if x is not None and x.ndim else args.batch, args.mode, backward)
+        _weights(net, args.weights, args.seed)
+        net.kernels = args.kernels
+        result = run(net, args.batch, args.mode, args.seed, x, dy, backward, args.repeat,
+                     input_grad=bool(args.save_grads), after_first=helper.stop if helper else None)
+    finally:
+        if helper is not None:
+            helper.stop()
     if result.note:
         print(result.note, file=sys.stderr)
     if args.output:
@@ -765,8 +779,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_environment()
+        from .engine import ahead
         from .kernels import lazy
         lazy.ANNOUNCE = True
+        ahead.ENABLED = True  # a run that has to compile gets a helper process on the second core
         return args.func(args)
     except CnnError as e:
         print(str(e), file=sys.stderr)

@@ -38,9 +38,10 @@ def load_array(path: str | Path, what: str) -> np.ndarray:
 
 def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | None = None,
         dy: np.ndarray | None = None, backward: bool = False, repeat: int = 1, warmup: bool = True,
-        input_grad: bool = False) -> RunResult:
+        input_grad: bool = False, after_first=None) -> RunResult:
     """Medians over `repeat` runs (after one untimed warm-up that compiles the kernels). The input's
-    gradient is computed only with input_grad (as PyTorch, where the input needs no gradient)."""
+    gradient is computed only with input_grad (as PyTorch, where the input needs no gradient).
+    after_first() is called when the first pass is over."""
     rng = np.random.default_rng(seed)
     if x is None:
         x = rng.standard_normal((batch,) + tuple(net.input_shape)).astype(np.float32)
@@ -68,6 +69,8 @@ def run(net, batch: int = 1, mode: str = "eval", seed: int = 0, x: np.ndarray | 
         if backward:
             eng.backward(dy, profile=pb, input_grad=input_grad)
         t2 = perf_counter()
+        if i == 0 and after_first is not None:
+            after_first()
         if warmup and i == 0:
             continue
         fwd.append(t1 - t0)

@@ -89,6 +89,33 @@ def _listen() -> None:
     event.register("numba:compile", count)
 
 
+_hook: Callable[[], None] | None = None
+_hooked = False
+
+
+def when_compiling(callback: Callable[[], None] | None) -> None:
+    """callback() once, as the next kernel compile of this process begins (None: forget it). The `cnndsl`
+    command starts a helper process then (engine/ahead.py)."""
+    global _hook, _hooked
+    _hook = callback
+    if callback is None or _hooked:
+        return
+    _hooked = True
+    from numba.core import event
+
+    class Hook(event.Listener):
+        def on_start(self, ev):
+            global _hook
+            if _hook is not None:
+                fire, _hook = _hook, None
+                fire()
+
+        def on_end(self, ev):
+            pass
+
+    event.register("numba:compile", Hook())
+
+
 class _ClearsFirst:
     """sys.stdout that first erases the compile-progress line on stderr, so that output starts on a
     clean line of the terminal."""

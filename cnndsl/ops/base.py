@@ -308,6 +308,12 @@ class Op:
         """→ (gradients of the inputs in forward's order, gradients of the parameters by name)."""
         raise NotImplementedError(f"{self.name} has no backward")
 
+    def stand_in_cache(self, a: Attrs, xs: list[np.ndarray], y: np.ndarray):
+        """What forward would keep for backward, made from its inputs xs and an array y of its output's
+        shape, without running forward; None where only forward can make it. engine/ahead.py compiles a
+        first run's backward kernels from it in a second process while the first one runs forward."""
+        return None
+
     # the reference tier (cnndsl/kernels/reference/): plain loops, written to be read. An op whose
     # forward and backward are already plain NumPy (merges, flatten, dropout) is its own reference.
     def reference_forward(self, a: Attrs, xs: list[np.ndarray], params: dict[str, np.ndarray], ctx: "RunContext"):

@@ -148,6 +148,9 @@ class Conv(Op):
                                  a["groups"], _out_hw(a, x.shape), **extra)
         return y, (x if ctx.keep else None)
 
+    def stand_in_cache(self, a, xs, y):
+        return xs[0]
+
     def reference_forward(self, a, xs, params, ctx):
         return self.forward(a, xs, params, ctx, kernels=_reference)
 

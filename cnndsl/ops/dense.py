@@ -80,6 +80,9 @@ class Dense(Op):
             y += params["bias"]
         return y, (x if ctx.keep else None)
 
+    def stand_in_cache(self, a, xs, y):
+        return xs[0]
+
     def reference_forward(self, a, xs, params, ctx):
         y = _reference.dense_forward(xs[0], params["weight"], params.get("bias"))
         return y, (xs[0] if ctx.keep else None)
