@@ -732,6 +732,7 @@ def cmd_gradcheck(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .engine import ahead
     from .training.data import load_data
     from .plots import formats as plot_formats
     from .training.trainer import TrainConfig, check_trainable, plot, train, write_metrics
@@ -755,7 +756,12 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, optimizer=args.optimizer,
                       momentum=args.momentum, weight_decay=args.weight_decay, lr_step=args.lr_step,
                       seed=args.seed, augment=args.augment, checkpoint=args.checkpoint, resume=args.resume)
-    history = train(net, data, cfg, console)
+    helper = ahead.for_run(str(resolve(args.network)), args.batch_size, "train", True, False, True)
+    try:  # the helper compiles the first step's kernels from the other end, then exits on its own
+        history = train(net, data, cfg, console)
+    finally:
+        if helper is not None:
+            helper.stop()
     if args.metrics:
         write_metrics(args.metrics, history)
         console.print(f"wrote {args.metrics}")

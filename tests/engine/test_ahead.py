@@ -112,3 +112,13 @@ def _helpers_using(cache: Path) -> list[str]:
         if b"cnndsl.engine.ahead" in cmd and str(cache).encode() in env:
             found.append(proc.name)
     return found
+
+
+@pytest.mark.slow  # trains LeNet-5 for an epoch from an empty cache
+def test_training_from_an_empty_cache_leaves_no_helper_behind(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), CNNDSL_THREADS="2")
+    done = subprocess.run([sys.executable, "-m", "cnndsl", "train", "lenet5", "--epochs", "1"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "compiling kernels for the first run" in done.stderr and "test accuracy" in done.stdout
+    assert not _helpers_using(tmp_path / "cache")
