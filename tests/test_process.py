@@ -56,3 +56,16 @@ def test_tune_process_sets_the_openblas_timeout_before_numpy_and_keeps_a_users_v
         import cnndsl
         print(cnndsl.tune_process()["malloc"])
     """, env={"MALLOC_ARENA_MAX": "2"}) == "False"
+
+
+def test_checking_and_counting_a_network_loads_neither_numpy_nor_numba():
+    """`cnndsl check` reads the ops' shape and cost rules only: NumPy (a fifth of its time) and numba load
+    when a layer runs."""
+    out = python("""
+        import sys
+        from cnndsl.cli import main
+        main(["check", "resnet50"])
+        main(["summary", "googlenet"])
+        print(sorted(m for m in ("numpy", "numba") if m in sys.modules))
+    """)
+    assert out.splitlines()[-1] == "[]"

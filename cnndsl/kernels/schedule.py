@@ -26,9 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Callable, TypeVar
 
-import numpy as np
-
 from ..threads import threads_from_env
+from .lazy import lazy_module
+
+np = lazy_module("numpy")  # plain Python: `cnndsl check` reads the rules without loading NumPy
 
 T = TypeVar("T")
 WORKERS: int | None = None  # threads: CNNDSL_THREADS or the cores (up to 8), read on first use

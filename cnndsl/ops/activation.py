@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..kernels.lazy import kernel_module
+from ..kernels.lazy import kernel_module, lazy_module
 from ..kernels.schedule import over_batch
-from ..kernels.reference import elementwise as _reference
 from .base import Slot, TorchCall, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, numel, times
+
+np = lazy_module("numpy")
+_reference = lazy_module("cnndsl.kernels.reference.elementwise")
 
 k = kernel_module("elementwise")
 _loss = kernel_module("loss")

@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 from typing import Any, ClassVar
 
 from ..errors import clip, suggest
+from ..kernels.lazy import lazy_module
 from ..format import fmt_shape, fmt_size  # noqa: F401 — re-exported for the ops
+
+np = lazy_module("numpy")
 
 Shape = tuple[int, ...]
 Attrs = dict[str, Any]

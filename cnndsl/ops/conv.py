@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..kernels import schedule
-from ..kernels.lazy import kernel_module
-from ..kernels.reference import conv as _reference
+from ..kernels.lazy import kernel_module, lazy_module
 from .base import (Slot, TorchModule, Arg, ArgError, Attrs, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
                    window_out, window_steps)
+
+_reference = lazy_module("cnndsl.kernels.reference.conv")
 
 _conv = kernel_module("conv")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..kernels.lazy import kernel_module
-from ..kernels.reference import dense as _reference
+from ..kernels.lazy import kernel_module, lazy_module
 from .base import Slot, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, times
+
+np = lazy_module("numpy")
+_reference = lazy_module("cnndsl.kernels.reference.dense")
 
 
 _dense = kernel_module("dense")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..kernels.lazy import lazy_module
 from .base import Slot, TorchModule, Arg, Op
+
+np = lazy_module("numpy")
 
 
 class Dropout(Op):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..kernels.lazy import lazy_module
 from .base import TorchCall, Op, ShapeError, Step, fmt_shape, numel, times
+
+np = lazy_module("numpy")
 
 
 class Concat(Op):

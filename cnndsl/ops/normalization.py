@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..kernels.lazy import kernel_module
+from ..kernels.lazy import kernel_module, lazy_module
 from ..kernels.schedule import over_batch, over_channels
-from ..kernels.reference import norm as _reference
 from .base import Slot, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, needs_image, numel, times
+
+np = lazy_module("numpy")
+_reference = lazy_module("cnndsl.kernels.reference.norm")
 
 _norm = kernel_module("normalization")
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..kernels.lazy import kernel_module
+from ..kernels.lazy import kernel_module, lazy_module
 from ..kernels.schedule import over_batch
-from ..kernels.reference import pool as _reference
 from .base import (Slot, TorchCall, TorchModule, SAME_AS_KERNEL, Arg, Op, ShapeError, Step, fmt_shape, fmt_size, needs_image, numel, times,
                    window_out, window_steps)
 from .conv import resolve_pad
+
+np = lazy_module("numpy")
+_reference = lazy_module("cnndsl.kernels.reference.pool")
 
 _pool = kernel_module("pool")
 
