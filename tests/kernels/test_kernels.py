@@ -231,6 +231,7 @@ def test_winograd_agrees_with_torch_and_finite_differences(stmt, shape, workspac
     monkeypatch.setattr(schedule, "MIN_WINOGRAD4_WIDTH", 1 if module == "winograd4" else 10**9)
     monkeypatch.setattr(schedule, "MIN_COLUMNS_PER_CHUNK", 1)
     monkeypatch.setattr(schedule, "WORKSPACE", workspace)
+    monkeypatch.setattr(schedule, "WINOGRAD_FORWARD_WORKSPACE", workspace)
     calls = []
     impl = {"winograd": winograd, "winograd4": winograd4}[module]
     for name in ("forward", "backward"):

@@ -259,7 +259,8 @@ def run_forward(x, w, b, pad, groups, out_hw, m, filter_transform, input_transfo
 
     def work(a: int, e: int, r0: int, r1: int) -> None:
         xs, ys = x[a:e], y[a:e]
-        for n0, n1, ty0, ty1 in schedule.tiles(e - a, r1 - r0, tw, points * (cg + fg)):
+        for n0, n1, ty0, ty1 in schedule.tiles(e - a, r1 - r0, tw, points * (cg + fg),
+                                               schedule.WINOGRAD_FORWARD_WORKSPACE):
             ty0, ty1 = ty0 + r0, ty1 + r0
             t = (n1 - n0) * (ty1 - ty0) * tw
             v = np.empty((points, cg, t), dtype=x.dtype)
