@@ -6,7 +6,7 @@ Convolution algorithms, each a module of kernels/conv/ (why the thresholds are w
 docs/performance.md):
   winograd   3×3 stride 1, wide layers, enough 2×2 tiles: F(2×2, 3×3), 4/9 of the multiplications
   winograd4  the same on maps at least MIN_WINOGRAD4_WIDTH wide: forward by F(4×4, 3×3), 1/4 of them
-  pointwise  1×1 stride 1, no padding, one group: one matrix product per image
+  pointwise  1×1, no padding, one group: one matrix product per image (strided: on the sampled input)
   direct     stride 1 and few filters (LeNet's 6 and 16): register-blocked taps on the padded-width grid
   im2col     everything else: columns tile by tile, one GEMM each
 
@@ -77,7 +77,7 @@ def conv_algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw) 
             and min(cg, f // groups) >= MIN_WINOGRAD_CHANNELS and tiles >= MIN_WINOGRAD_TILES
             and min(out_hw) >= MIN_WINOGRAD_SIDE):
         return "winograd4" if out_hw[1] >= MIN_WINOGRAD4_WIDTH else "winograd"
-    if (kh, kw) == (1, 1) and stride == (1, 1) and pad == (0, 0) and groups == 1:
+    if (kh, kw) == (1, 1) and pad == (0, 0) and groups == 1:
         return "pointwise"
     if stride == (1, 1) and f // groups <= MAX_DIRECT_FILTERS:
         return "direct"

@@ -141,6 +141,8 @@ def test_fused_softmax_cross_entropy_matches_torch():
     ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9", "direct"),  # the padded-width grid
     ("conv 40 3x3 stride=1x2 pad=1", "3x9x9", "im2col"),          # row-wise im2col
     ("conv 4 1x1", "3x7x7", "pointwise"),
+    ("conv 6 1x1 stride=2", "4x9x8", "pointwise"),             # a downsampling shortcut: odd, uneven sides
+    ("conv 3 1x1 stride=3x2", "2x7x9", "pointwise"),
     ("conv 16 3x3 groups=16 stride=2 pad=1", "16x9x9", "depthwise")])
 def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, algorithm, workspace, monkeypatch):
     """Small workspaces force row bands of one image and several-image tiles; the batch of 5 splits

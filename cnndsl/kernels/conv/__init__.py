@@ -4,7 +4,7 @@ the layer's shapes; each algorithm is a module of this package, with the same tw
     x (N, C, H, W), w (F, C/g, kh, kw), b (F,) → y (N, F, oh, ow)
 
     im2col.py     columns and one GEMM per tile (any kernel, stride, dilation, groups)
-    pointwise.py  1×1 stride 1: one GEMM per image
+    pointwise.py  1×1, no padding: one GEMM per image (a strided one on the sampled input)
     winograd.py   3×3 stride 1: F(2×2, 3×3)
     winograd4.py  3×3 stride 1 on wide maps: forward by F(4×4, 3×3), backward by winograd.py
     direct.py     stride 1, few filters: taps on the padded-width grid (flat.py, taps.py)

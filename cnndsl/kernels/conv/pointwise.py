@@ -1,10 +1,12 @@
-"""1×1 convolution, stride 1, no padding, one group: per image, a matrix product over the channels.
+"""1×1 convolution, no padding, one group: per image, a matrix product over the channels.
 
-    y[n] (F, H·W) = w (F, C) @ x[n] (C, H·W) + b
+    y[n] (F, oh·ow) = w (F, C) @ x[n] (C, oh·ow) + b
     dx[n] = wᵀ @ dy[n],   dW = Σ_n dy[n] @ x[n]ᵀ
 
-No columns to build: the input already is the GEMM's operand. GoogLeNet's reductions and ResNet's
-bottlenecks are mostly these.
+No columns to build at stride 1: the input already is the GEMM's operand (GoogLeNet's reductions and
+ResNet's bottlenecks are mostly these). With a stride (ResNet's downsampling shortcuts) the operand is the
+input's every sh-th row and sw-th column, copied once — a quarter of the input at stride 2, where im2col
+walked it a column at a time — and the input gradient lands on those positions (zero elsewhere).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
     y = np.empty((n, f, oh * ow), dtype=x.dtype)
 
     def chunk(lo: int, hi: int) -> None:
-        np.matmul(w.reshape(f, -1), x[lo:hi].reshape(hi - lo, cg, -1), out=y[lo:hi])
+        np.matmul(w.reshape(f, -1), _sampled(x[lo:hi], stride).reshape(hi - lo, cg, -1), out=y[lo:hi])
         if b is not None:
             y[lo:hi] += b[:, None]
 
@@ -34,11 +36,15 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
     oh, ow = dy.shape[2:]
     dy3 = dy.reshape(n, f, oh * ow)
     dx = np.zeros_like(x) if need_dx else None
+    strided = tuple(stride) != (1, 1)
 
     def chunk(lo: int, hi: int) -> np.ndarray:
         dw = np.zeros_like(w)
-        w2, x3, d3 = w.reshape(f, cg), x[lo:hi].reshape(hi - lo, cg, -1), dy3[lo:hi]
-        if need_dx:
+        w2, d3 = w.reshape(f, cg), dy3[lo:hi]
+        x3 = _sampled(x[lo:hi], stride).reshape(hi - lo, cg, -1) if need_dw else None
+        if need_dx and strided:  # onto the sampled positions; the others stay zero
+            dx[lo:hi, :, ::stride[0], ::stride[1]] = np.matmul(w2.T, d3).reshape(hi - lo, cg, oh, ow)
+        elif need_dx:
             np.matmul(w2.T, d3, out=dx[lo:hi].reshape(hi - lo, cg, -1))
         dw2 = dw.reshape(f, cg)
         for i in range(hi - lo if need_dw else 0):
@@ -47,3 +53,10 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
 
     parts = schedule.over_images(chunk, n, n * oh * ow)
     return dx, (schedule.sum_parts(parts) if need_dw else None)
+
+
+def _sampled(x: np.ndarray, stride) -> np.ndarray:
+    """x at every stride-th row and column, contiguous (x itself at stride 1)."""
+    if tuple(stride) == (1, 1):
+        return x
+    return np.ascontiguousarray(x[:, :, ::stride[0], ::stride[1]])
