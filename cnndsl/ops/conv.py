@@ -72,10 +72,13 @@ class Conv(Op):
         """Each thread's column tiles (within the kernels' budget), or Winograd's transformed filters."""
         w, a = node.params["weight"], node.attrs
         algorithm = schedule.conv_algorithm(w, a["stride"], a["pad"], a["dilation"], a["groups"], batch, node.shape[1:])
+        tiles = threads * (schedule.WORKSPACE if grad else schedule.WINOGRAD_FORWARD_WORKSPACE)  # backward's, if any
         if algorithm == "winograd":
-            return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + threads * schedule.WORKSPACE
+            return 16 * w[0] * w[1] * ((threads + 1) if grad else 1) + tiles
         if algorithm == "winograd4":  # forward's 6×6 transforms; backward's are F(2×2, 3×3)'s
-            return max(36, 16 * (threads + 1) if grad else 0) * w[0] * w[1] + threads * schedule.WORKSPACE
+            return max(36, 16 * (threads + 1) if grad else 0) * w[0] * w[1] + tiles
+        if algorithm == "pointwise" and tuple(a["stride"]) != (1, 1):  # the sampled input (and dx's products)
+            return w[1] * node.shape[1] * node.shape[2] * batch * (2 if grad else 1)
         if algorithm in ("pointwise", "depthwise"):
             return 0
         if algorithm == "direct" and not grad and tuple(a["pad"]) == (0, 0):

@@ -76,7 +76,7 @@ MEASURE = textwrap.dedent("""
     before = status("VmRSS")
     step()
     f = net.footprint(batch, "train" if mode == "train" else "eval", mode == "train", None)
-    print(json.dumps({"rise": status("VmHWM") - before, "estimate": f.total - f.weights}))
+    print(json.dumps({"rise": status("VmHWM") - before, "estimate": f.total - f.weights, "input": x.nbytes}))
 """)
 
 
@@ -91,4 +91,6 @@ def test_the_estimate_is_within_a_quarter_of_the_real_peak(name, batch, mode):
                          timeout=600, env=__import__("os").environ | env)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
-    assert 0.75 <= result["estimate"] / result["rise"] <= 1.25, result
+    # the batch was made before the measurement began, but the estimate counts it while a layer reads it
+    estimate, rise = result["estimate"], result["rise"]
+    assert 0.75 <= estimate / rise and estimate / (rise + result["input"]) <= 1.25, result

@@ -84,8 +84,22 @@ def test_the_training_commands_still_give_the_lessons_numbers(source, workdir):
                 now, then = numbers(now_line), numbers(then_line)
                 assert len(now) == len(then), (command.text, now_line)
                 for k, (a, b) in enumerate(zip(now, then)):  # accuracies, losses and gradient norms of short runs
-                    assert close(a, b) or (after_training_norm(command.text, k, len(then)) and within(a, b, 3)), (
+                    assert close(a, b) or (after_training_norm(command.text, k, len(then)) and within(a, b, 10)), (
                         command.text, a, b)
+            if command.text.startswith("cnndsl gradflow"):
+                plain_keeps_its_contrast(now_text)
+
+
+def plain_keeps_its_contrast(table: str) -> None:
+    """What the lesson reads from gradflow's table whatever the machine: after training as at step 0, a plain
+    network's layers' gradient norms spread far wider (max/min) than the residual network's of its depth."""
+    rows = {line.split()[0]: numbers(line) for line in table.splitlines() if line.strip().startswith(("Plain", "Residual"))}
+    for name, row in rows.items():
+        twin = rows.get(name.replace("Plain", "Residual"))
+        if name.startswith("Plain") and twin is not None:
+            # max/min at step 0 (after the name's and the layer count's numbers) and, in a training table, after
+            for k in [5] + ([len(row) - 3] if len(row) >= 12 else []):
+                assert row[k] > twin[k], (name, row[k], twin[k])
 
 
 def close(a: float, b: float) -> bool:
@@ -99,6 +113,8 @@ def within(a: float, b: float, factor: float) -> bool:
 def after_training_norm(command: str, k: int, count: int) -> bool:
     """In a row of `cnndsl gradflow`'s table (the name, which may hold digits; layers; four norm statistics at
     step 0; four after training; two losses), one of the four statistics after training. A single step's gradient after 100 steps of Adam
-    depends on the CPU's rounding (the BLAS kernel's summation order): across machines they came out up to
-    2.2× apart (the plain 56-layer network's), while the statistics at step 0 and the losses agree closely."""
+    depends on the CPU's rounding (the BLAS kernel's summation order, the kernels' blocking): across machines
+    and kernel changes they came out up to 7.7× apart (the residual 56-layer network's first-layer norm),
+    while the statistics at step 0 and the losses agree closely — and the contrast the lesson draws holds
+    (plain_keeps_its_contrast)."""
     return command.startswith("cnndsl gradflow") and count >= 11 and count - 6 <= k <= count - 3
