@@ -28,9 +28,9 @@ import sys
 ENABLED = False  # the `cnndsl` command sets it; a library caller's process starts no helper
 
 
-def job(engine, mode: str, backward: bool, batch: int, input_grad: bool, loss: bool) -> dict:
-    """What the helper needs, as plain Python values: per layer of the pass, in order, its op, arguments,
-    the shapes of its inputs, output, weights and buffers."""
+def job(engine, mode: str, batch: int, input_grad: bool, loss: bool) -> dict:
+    """What the helper needs, as plain Python values: per layer of the pass (forward and backward), in order,
+    its op, arguments, the shapes of its inputs, output, weights and buffers (the graph's: no weights needed)."""
     training = mode == "train"
     g = engine.g
     steps = []
@@ -38,15 +38,12 @@ def job(engine, mode: str, backward: bool, batch: int, input_grad: bool, loss: b
         data = g.nodes[node]["node"]
         shape_of = lambda i: (batch,) + tuple(g.graph["input_shape"] if i == "input" else g.nodes[i]["node"].shape)
         steps.append({"op": data.op, "attrs": dict(data.attrs), "inputs": [shape_of(i) for i in data.inputs],
-                      "output": (batch,) + tuple(data.shape),
-                      "params": {k: v.shape for k, v in engine.params.get(node, {}).items()},
-                      "state": {k: v.shape for k, v in engine.state.get(node, {}).items()},
+                      "output": (batch,) + tuple(data.shape), "params": dict(data.params), "state": dict(data.state),
                       "need_dx": input_grad or "input" not in data.inputs})
     ends = [g.graph["output"]] + ([h["node"] for h in g.graph["aux_heads"]] if training else [])
     loss = loss and len(g.nodes[g.graph["output"]]["node"].shape) == 1  # a feature map gets a made-up gradient
     logits = [(batch,) + tuple(g.nodes[engine._logits(e)]["node"].shape) for e in ends] if loss else []
-    return {"training": training, "backward": backward, "steps": steps, "logits": logits,
-            "dtype": engine.dtype.str}
+    return {"training": training, "steps": steps, "logits": logits, "dtype": engine.dtype.str}
 
 
 class Helper:
@@ -113,7 +110,7 @@ def compile_from(spec: dict) -> None:
     steps, training = spec["steps"], spec["training"]
 
     def arrays(shapes):
-        return [rng.standard_normal(s).astype(dtype) for s in shapes]
+        return [rng.standard_normal(s, dtype=dtype) for s in shapes]
 
     def context(step) -> RunContext:
         state = {k: (np.ones(s, dtype) if k.endswith("var") else np.zeros(s, dtype)) for k, s in step["state"].items()}
@@ -121,8 +118,8 @@ def compile_from(spec: dict) -> None:
         ctx.need_dx = step["need_dx"]
         return ctx
 
-    def params(step) -> dict:
-        return {k: rng.standard_normal(s).astype(dtype) for k, s in step["params"].items()}
+    def params(step) -> dict:  # zeros: a kernel compiles for the types, and untouched pages cost nothing
+        return {k: np.zeros(s, dtype) for k, s in step["params"].items()}
 
     done = set()
     with np.errstate(all="ignore"):
@@ -142,7 +139,7 @@ def compile_from(spec: dict) -> None:
             step = steps[k]
             op, p = OPS[step["op"]], params(step)
             result = _try(lambda: op.forward(step["attrs"], arrays(step["inputs"]), p, context(step)))
-            if result is not None and spec["backward"] and k not in done:
+            if result is not None and k not in done:
                 y, cache = result
                 _try(lambda: op.backward(step["attrs"], np.ones_like(y), cache, p, context(step)))
 
@@ -169,8 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loss", action="store_true")
     args = parser.parse_args(argv)
     engine = Engine(build(parse(args.network.read_text(encoding="utf-8"), str(args.network)), expectations=False))
-    engine.init(0)
-    compile_from(job(engine, args.mode, True, args.batch, args.input_grad, args.loss))
+    compile_from(job(engine, args.mode, args.batch, args.input_grad, args.loss))
 
 
 if __name__ == "__main__":

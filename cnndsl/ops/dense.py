@@ -7,8 +7,6 @@ from .base import Slot, TorchModule, Arg, Op, ShapeError, Step, fmt_shape, times
 
 np = lazy_module("numpy")
 _reference = lazy_module("cnndsl.kernels.reference.dense")
-
-
 _dense = kernel_module("dense")
 
 

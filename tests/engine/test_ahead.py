@@ -59,14 +59,14 @@ def test_the_layers_with_heavy_backward_kernels_offer_a_stand_in():
 
 def test_the_job_describes_every_layer_of_the_pass_without_weights():
     from cnndsl.engine.ahead import job
-    net = cnndsl.load("googlenet").init(0)
-    spec = job(net.engine, "train", True, 2, False, True)
+    net = cnndsl.load("googlenet")
+    spec = job(net.engine, "train", 2, False, True)
     assert len(spec["steps"]) == len(net.engine.run_nodes(True))  # the aux heads too, in training
     conv1 = spec["steps"][0]
     assert conv1["op"] == "conv" and conv1["inputs"] == [(2, 3, 224, 224)] and conv1["output"] == (2, 64, 112, 112)
     assert conv1["params"]["weight"] == (64, 3, 7, 7) and not conv1["need_dx"]
     assert spec["logits"] == [(2, 1000)] * 3  # the main output and the two aux heads
-    assert len(job(net.engine, "eval", True, 2, False, True)["logits"]) == 1
+    assert len(job(net.engine, "eval", 2, False, True)["logits"]) == 1
 
 
 def _kernels_compiled(stderr: str) -> int:
