@@ -22,6 +22,13 @@ BUDGET_S = 2.0  # CPU seconds a single program may take, whatever it is
 
 
 def check(text: str) -> None:
+    """Parses within BUDGET_S of CPU, measured twice if the first is over: a virtual machine's host can stall
+    a process for seconds that it counts as the process's own (a CI dry run saw 2.03 s for a program that
+    takes 0.2), while a real blow-up is over both times."""
+    assert _parse_seconds(text) < BUDGET_S or _parse_seconds(text) < BUDGET_S
+
+
+def _parse_seconds(text: str) -> float:
     gc.disable()  # a collection of earlier examples' garbage (and the test session's) is not this one's time
     start = time.process_time()
     try:
@@ -31,7 +38,7 @@ def check(text: str) -> None:
         assert len(str(e)) < 1000 * len(getattr(e, "errors", [e]))  # and never echoes a huge input
     finally:
         gc.enable()
-    assert time.process_time() - start < BUDGET_S
+    return time.process_time() - start
 
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
