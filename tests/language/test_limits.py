@@ -21,10 +21,15 @@ def error_of(text: str) -> CnnError:
     return info.value
 
 
-def cpu_seconds(fn) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
+def cpu_seconds(fn, best_of: int = 1) -> float:
+    """CPU seconds of fn(), the least of best_of runs: a virtual machine's host can stall a process for
+    seconds that it counts as the process's own (a CI dry run saw one build take 2.1 s, 1.2 s otherwise)."""
+    times = []
+    for _ in range(best_of):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return min(times)
 
 
 @pytest.mark.parametrize("text, line, column", [
@@ -119,8 +124,8 @@ def test_a_hundred_thousand_layers_build_and_summarize_in_linear_time():
 
 
 def test_many_statements_on_one_line_are_linear():
-    small = cpu_seconds(lambda: build(HEAD + "block b() { " + "relu; " * 2000 + "}\nb()\n"))
-    large = cpu_seconds(lambda: build(HEAD + "block b() { " + "relu; " * 20000 + "}\nb()\n"))
+    small = cpu_seconds(lambda: build(HEAD + "block b() { " + "relu; " * 2000 + "}\nb()\n"), best_of=2)
+    large = cpu_seconds(lambda: build(HEAD + "block b() { " + "relu; " * 20000 + "}\nb()\n"), best_of=2)
     assert large < 5 and large < 20 * max(small, 0.01)
 
 
