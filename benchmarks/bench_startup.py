@@ -46,7 +46,7 @@ def main() -> None:
         warm = min(timed(["run", "lenet5"], env) for _ in range(3))
         check = min(timed(["check", "resnet50"], env) for _ in range(3))
         bare = min(_python("pass", env) for _ in range(3))
-        imported = min(_python("import cnndsl", env) for _ in range(3)) - bare
+        imported = max(0.0, min(_python("import cnndsl", env) for _ in range(3)) - bare)  # within the noise: 0
     print(f"`cnndsl warm`, empty cache (every kernel, one process per core):    {warmed:6.1f} s   (target < 15 s)")
     print(f"first `cnndsl run lenet5 --backward`, empty cache:                  {first:6.1f} s   (target < 4 s)")
     print(f"all_ops.cnn run serially, empty cache (train + eval, fwd + bwd):    {cold:6.1f} s")

@@ -20,7 +20,9 @@ HEAD = "network Warm\ninput {shape}\n"
 
 # (name, input shape, layers). Each reaches a group of kernels: a convolution path (kernels/schedule.py
 # chooses it from the shapes below), pooling, normalization, the merges, the loss. The heaviest first, so
-# that the processes finish together.
+# that the processes finish together: measured on 2 cores of an Intel Xeon, 5.9, 4.7, 3.8, 3.1, 3.0, 2.4,
+# 2.0 and 0 s of compiling (the first units also compile what all share: dense layers, the loss); with the
+# strided im2col unit second to last, one process idled for 3 s (docs/performance.md, entry 65).
 UNITS: list[tuple[str, str, str]] = [
     ("max pooling", "8x40x40",
      "maxpool 3x3 stride=2 ceil=true\nmaxpool 3x3 stride=1 pad=1\nmaxpool 2x2 stride=1\nmaxpool 3x3 stride=3\n"
@@ -32,13 +34,13 @@ UNITS: list[tuple[str, str, str]] = [
      "conv 32 3x3 pad=1; bn; relu\nconv 32 3x3 pad=1 groups=2; bn; relu6\ngap\nflatten\ndense 4"),
     ("direct convolution", "3x24x24",
      "conv 8 3x3 pad=1; tanh\nconv 8 3x3\nconv 6 5x5 pad=2 groups=2; relu\navgpool 2x2\nflatten\ndense 10"),
+    ("im2col, strided", "3x40x40",
+     "conv 36 3x3 stride=2 pad=1; relu\nconv 40 7x7 stride=2 pad=3\nconv 36 5x5 pad=2\n"
+     "conv 40 3x3 stride=1x2 pad=1 dilation=2\ngmp\nflatten\ndense 3"),
     ("average pooling and normalization", "8x21x21",
      "lrn size=3\navgpool 3x3 stride=1 pad=1; sigmoid\navgpool 3x3 stride=3; bn; relu\nflatten\nbn\ndropout 0.3\n"
      "dense 6\nsoftmax"),
     ("Winograd F(4×4, 3×3)", "16x100x100", "conv 16 3x3 pad=1; relu\nmaxpool 4x4 stride=4\nflatten\ndense 2"),
-    ("im2col, strided", "3x40x40",
-     "conv 36 3x3 stride=2 pad=1; relu\nconv 40 7x7 stride=2 pad=3\nconv 36 5x5 pad=2\n"
-     "conv 40 3x3 stride=1x2 pad=1 dilation=2\ngmp\nflatten\ndense 3"),
     ("merges and an aux head", "8x12x12",
      "a: conv 8 3x3 pad=1; relu\nconcat { branch { conv 4 1x1; relu } branch {} }\n"
      "residual { conv 12 3x3 pad=1; bn; relu; conv 12 3x3 pad=1; bn } shortcut { conv 12 1x1; bn }\nrelu\n"
