@@ -68,3 +68,18 @@ def test_the_gemm_is_numpys_own():
         print(kind, len(calls) > 0)
     """)
     assert out.splitlines() == ["winograd pointwise im2col", "cblas True"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_without_numpys_cblas_the_gemm_is_scipys_and_as_exact(dtype, monkeypatch):
+    monkeypatch.setattr(blas, "_cblas", lambda dtype: None)
+    blas._gemm.cache_clear()
+    try:
+        assert blas._gemm(np.dtype(dtype))[0] == "fortran"
+        r = np.random.default_rng(7)
+        a, b, c = (r.standard_normal(s).astype(dtype) for s in ((9, 33), (4, 33), (9, 4)))
+        want = c.astype(np.float64) + a.astype(np.float64) @ b.astype(np.float64).T
+        blas.add_product_t(a, b, c)
+        np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+    finally:
+        blas._gemm.cache_clear()
