@@ -19,7 +19,8 @@ def test_add_product_t_accumulates_a_times_b_transposed(dtype, m, n, k):
     c = r.standard_normal((m, n)).astype(dtype)
     want = c.astype(np.float64) + a.astype(np.float64) @ b.astype(np.float64).T
     blas.add_product_t(a, b, c)
-    np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
 
 
 def _numpy_exports_cblas() -> bool:
@@ -80,6 +81,7 @@ def test_without_numpys_cblas_the_gemm_is_scipys_and_as_exact(dtype, monkeypatch
         a, b, c = (r.standard_normal(s).astype(dtype) for s in ((9, 33), (4, 33), (9, 4)))
         want = c.astype(np.float64) + a.astype(np.float64) @ b.astype(np.float64).T
         blas.add_product_t(a, b, c)
-        np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(c, want, rtol=tol, atol=tol)
     finally:
         blas._gemm.cache_clear()
