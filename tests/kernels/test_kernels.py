@@ -20,6 +20,8 @@ CASES = [
     ("conv 8 3x3 groups=8 pad=1 bias=false", "8x7x7"),      # depthwise
     ("conv 6 3x3 groups=6 stride=2 pad=1", "6x9x8"),         # depthwise, strided (MobileNet's downsampling)
     ("conv 4 4x2 groups=4 stride=2x1 pad=3x0 dilation=2x1", "4x9x6"),  # depthwise: odd sides, wide padding
+    ("conv 5 3x3 groups=5 stride=2 pad=2 dilation=2", "5x11x10"),  # depthwise: a row's taps in one phase
+    ("conv 3 5x5 groups=3 stride=3 pad=2", "3x13x11"),       # depthwise: 3 × 3 phases, a row of 3 + 2 taps
     ("conv 4 1x7 pad=0x3", "3x5x9"),
     ("conv 7 1x1 stride=2", "5x9x9"),
     ("conv 3 4x4 stride=3", "2x11x10"),                      # an even kernel

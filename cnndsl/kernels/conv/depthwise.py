@@ -6,11 +6,12 @@ nothing is summed across them.
     backward: dx scatters dy back along the same taps; dW[c, 0, i, j] = Σ dy · x over the batch and positions
 
 At stride 1 each channel's plane is padded and read flat (as direct.py's grid), so a tap is one long
-contiguous multiply-add. Strided, output rows are done one at a time, every tap into the row while it is in
-L1; for each tap the output
-columns whose input column falls inside the image are a contiguous range, worked out once, so the innermost
-loop has no test (and vectorizes at stride 1). The other algorithms would run one
-GEMM of a single filter per channel (im2col) or one Python-level pass per group (direct).
+contiguous multiply-add, three taps of a kernel row to a pass. Strided, the forward splits the padded plane
+into stride-phase planes (every s-th row and column), on which each tap is again a stride-1 offset: the same
+long passes. The strided backward goes one output row at a time, every tap into the row while it is in L1;
+for each tap the output columns whose input column falls inside the image are a contiguous range, worked
+out once, so the innermost loop has no test. The other algorithms would run one GEMM of a single filter
+per channel (im2col) or one Python-level pass per group (direct).
 """
 
 from __future__ import annotations
@@ -30,34 +31,6 @@ def _span(size_out: int, size_in: int, s: int, p: int, off: int):
         lo = (p - off + s - 1) // s
     hi = (size_in - 1 + p - off) // s + 1 if size_in - 1 + p - off >= 0 else 0
     return lo, min(max(hi, lo), size_out)
-
-
-@njit(cache=True, nogil=True, fastmath={"contract"})
-def depthwise_forward(x, w, b, has_bias, sh, sw, ph, pw, dh, dw, y, c0, c1):
-    n_img, _, h, wd = x.shape
-    _, _, kh, kw = w.shape
-    oh, ow = y.shape[2], y.shape[3]
-    lo, hi = np.empty(kw, np.int64), np.empty(kw, np.int64)
-    for j in range(kw):
-        lo[j], hi[j] = _span(ow, wd, sw, pw, j * dw)
-    for n in range(n_img):
-        for c in range(c0, c1):
-            src = x[n, c]
-            bias = b[c] if has_bias else x.dtype.type(0)
-            for oy in range(oh):  # one output row at a time, every tap into it while it is in L1
-                dst = y[n, c, oy]
-                fill(dst, bias)
-                for i in range(kh):
-                    iy = oy * sh - ph + i * dh
-                    if iy < 0 or iy >= h:
-                        continue
-                    row = src[iy]
-                    for j in range(kw):
-                        wv = w[c, 0, i, j]
-                        a, e = lo[j], hi[j]
-                        d, r = dst[a:e], row[a * sw + j * dw - pw:]  # views indexed from 0 (no wraparound checks)
-                        for k in range(e - a):
-                            d[k] += wv * r[k * sw]
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
@@ -102,6 +75,20 @@ def depthwise_backward(dy, x, w, sh, sw, ph, pw, dh, dw, need_dx, dx, dwt, c0, c
                 dwt[c, 0, i, j] += acc[i, j]
 
 
+@njit(cache=True, nogil=True, fastmath={"contract"}, inline="always")
+def _three_taps(grid, s0, s1, s2, w0, w1, w2, length):
+    """grid[q] += w0·s0[q] + w1·s1[q] + w2·s2[q]: a kernel row of three taps (MobileNet's 3×3) in one pass,
+    so that the grid is loaded and stored once for three multiply-adds (13–22 % faster at batch 1 here)."""
+    for q in range(length):
+        grid[q] += w0 * s0[q] + w1 * s1[q] + w2 * s2[q]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, inline="always")
+def _one_tap(grid, src, wv, length):
+    for q in range(length):
+        grid[q] += wv * src[q]
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _into_padded(src, ph, pw, plane):
     """plane[ph + iy, pw + ix] = src[iy, ix]; the border of plane stays as it is (zero). A loop, not
@@ -127,14 +114,66 @@ def depthwise_forward_flat(x, w, b, has_bias, ph, pw, dh, dw, y, c0, c1):
             _into_padded(x[n, c], ph, pw, plane)
             fill(grid, b[c] if has_bias else x.dtype.type(0))
             for i in range(kh):
-                for j in range(kw):
-                    wv = w[c, 0, i, j]
-                    off = i * dh * wp + j * dw
-                    src = flat[off:off + length]  # a view: indices from 0, which LLVM can vectorize
-                    for q in range(length):
-                        grid[q] += wv * src[q]
+                row, j = i * dh * wp, 0  # taps read flat[row + j·dw + q]: views, indexed from 0 (vectorized)
+                while j + 3 <= kw:
+                    _three_taps(grid, flat[row + j * dw:], flat[row + (j + 1) * dw:], flat[row + (j + 2) * dw:],
+                                w[c, 0, i, j], w[c, 0, i, j + 1], w[c, 0, i, j + 2], length)
+                    j += 3
+                for j in range(j, kw):
+                    _one_tap(grid, flat[row + j * dw:], w[c, 0, i, j], length)
             for oy in range(oh):
                 copy(y[n, c, oy], grid[oy * wp:oy * wp + ow])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tap(phases, ri, qi, col, sw, wq):
+    """The phase plane and offset a tap of kernel-row phase ri, row offset qi, column col·(dilation) reads."""
+    return phases[ri, col % sw, qi * wq + col // sw:]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def depthwise_forward_phases(x, w, b, has_bias, sh, sw, ph, pw, dh, dw, y, c0, c1):
+    """Strided: each channel's zero-padded plane P split into sh × sw phase planes, phase (r, t)[a, e] =
+    P[a·sh + r, e·sw + t], so that tap (i, j) reads phase ((i·dh) mod sh, (j·dw) mod sw) at the stride-1
+    offset ((i·dh) div sh, (j·dw) div sw): one long contiguous multiply-add over an oh × wq grid, as
+    depthwise_forward_flat's, instead of one strided pass per output row and tap."""
+    n_img, _, h, wd = x.shape
+    _, _, kh, kw = w.shape
+    oh, ow = y.shape[2], y.shape[3]
+    hq, wq = (h + 2 * ph + sh - 1) // sh, (wd + 2 * pw + sw - 1) // sw
+    length = (oh - 1) * wq + ow
+    phases = np.zeros((sh, sw, hq * wq), x.dtype)
+    grid = np.empty(length, x.dtype)
+    for n in range(n_img):
+        for c in range(c0, c1):
+            src = x[n, c]
+            for r in range(sh):  # P's rows r, r + sh, … and columns t, t + sw, … (zero outside the image)
+                for a in range(hq):
+                    iy = a * sh + r - ph
+                    for t in range(sw):
+                        dst = phases[r, t, a * wq:(a + 1) * wq]
+                        if iy < 0 or iy >= h:
+                            fill(dst, 0)
+                            continue
+                        lo, hi = _span(wq, wd, sw, pw, t)  # the columns inside the image: no test per element
+                        fill(dst[:lo], 0)
+                        fill(dst[hi:], 0)
+                        d, row = dst[lo:hi], src[iy, lo * sw + t - pw:]
+                        for e in range(hi - lo):
+                            d[e] = row[e * sw]
+            fill(grid, b[c] if has_bias else x.dtype.type(0))
+            for i in range(kh):
+                qi, ri = (i * dh) // sh, (i * dh) % sh
+                j = 0
+                while j + 3 <= kw:
+                    _three_taps(grid, _tap(phases, ri, qi, j * dw, sw, wq), _tap(phases, ri, qi, (j + 1) * dw, sw, wq),
+                                _tap(phases, ri, qi, (j + 2) * dw, sw, wq),
+                                w[c, 0, i, j], w[c, 0, i, j + 1], w[c, 0, i, j + 2], length)
+                    j += 3
+                for j in range(j, kw):
+                    _one_tap(grid, _tap(phases, ri, qi, j * dw, sw, wq), w[c, 0, i, j], length)
+            for oy in range(oh):
+                copy(y[n, c, oy], grid[oy * wq:oy * wq + ow])
 
 
 @njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
@@ -187,7 +226,8 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
     if tuple(stride) == (1, 1):
         run = lambda c0, c1: depthwise_forward_flat(xc, w, bias, b is not None, *pad, *dilation, y, c0, c1)  # noqa: E731
     else:
-        run = lambda c0, c1: depthwise_forward(xc, w, bias, b is not None, *stride, *pad, *dilation, y, c0, c1)  # noqa: E731
+        run = lambda c0, c1: depthwise_forward_phases(xc, w, bias, b is not None, *stride, *pad, *dilation, y, c0,  # noqa: E731
+                                                      c1)
     schedule.over_channels(run, c, y.size * w.shape[2] * w.shape[3])
     return y
 
