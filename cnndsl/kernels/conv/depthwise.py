@@ -223,11 +223,13 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
     y = np.empty((n, c) + tuple(out_hw), dtype=x.dtype)
     bias = b if b is not None else np.zeros(1, dtype=x.dtype)
     xc = np.ascontiguousarray(x)
-    if tuple(stride) == (1, 1):
-        run = lambda c0, c1: depthwise_forward_flat(xc, w, bias, b is not None, *pad, *dilation, y, c0, c1)  # noqa: E731
-    else:
-        run = lambda c0, c1: depthwise_forward_phases(xc, w, bias, b is not None, *stride, *pad, *dilation, y, c0,  # noqa: E731
-                                                      c1)
+
+    def run(c0: int, c1: int) -> None:
+        if tuple(stride) == (1, 1):
+            depthwise_forward_flat(xc, w, bias, b is not None, *pad, *dilation, y, c0, c1)
+        else:
+            depthwise_forward_phases(xc, w, bias, b is not None, *stride, *pad, *dilation, y, c0, c1)
+
     schedule.over_channels(run, c, y.size * w.shape[2] * w.shape[3])
     return y
 
@@ -237,9 +239,12 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
     dx = np.empty_like(x) if need_dx else np.empty((1, 1, 1, 1), dtype=x.dtype)
     dwt = np.zeros(w.shape, dtype=np.float64)  # summed over the batch and every position: kept in float64
     dyc, xc = np.ascontiguousarray(dy), np.ascontiguousarray(x)
-    if tuple(stride) == (1, 1):
-        run = lambda c0, c1: depthwise_backward_flat(dyc, xc, w, *pad, *dilation, need_dx, dx, dwt, c0, c1)  # noqa: E731
-    else:
-        run = lambda c0, c1: depthwise_backward(dyc, xc, w, *stride, *pad, *dilation, need_dx, dx, dwt, c0, c1)  # noqa: E731
+
+    def run(c0: int, c1: int) -> None:
+        if tuple(stride) == (1, 1):
+            depthwise_backward_flat(dyc, xc, w, *pad, *dilation, need_dx, dx, dwt, c0, c1)
+        else:
+            depthwise_backward(dyc, xc, w, *stride, *pad, *dilation, need_dx, dx, dwt, c0, c1)
+
     schedule.over_channels(run, c, dy.size * w.shape[2] * w.shape[3])
     return (dx if need_dx else None), (dwt.astype(w.dtype) if need_dw else None)
