@@ -27,8 +27,12 @@ from bench_engine import median_time
 from cnndsl.kernels.conv import conv_backward, conv_forward
 
 
+WARM_UP_S = 0.1  # of calls before each timing: after the set-up of a shape (its random arrays, on one core)
+# the next few calls ran up to 1.9× slower at batch 1 on a KVM guest, the idle cores waking up (entry 67)
+
+
 def median_s(fn, repeat: int = 5) -> float:
-    return median_time(fn, repeat, warm_up_s=0)  # one warm-up call: a hundred shapes × six kernels
+    return median_time(fn, repeat, warm_up_s=WARM_UP_S)
 
 
 def shapes(names, batch: int | None):
