@@ -127,7 +127,8 @@ def depthwise_forward_flat(x, w, b, has_bias, ph, pw, dh, dw, y, c0, c1):
 
 @njit(cache=True, nogil=True, inline="always")
 def _tap(phases, ri, qi, col, sw, wq):
-    """The phase plane and offset a tap of kernel-row phase ri, row offset qi, column col·(dilation) reads."""
+    """What a tap reads, as a view from 0: phase plane (ri, col mod sw) from row qi, column col div sw
+    (col = j·dw for tap column j)."""
     return phases[ri, col % sw, qi * wq + col // sw:]
 
 
