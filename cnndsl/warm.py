@@ -35,7 +35,7 @@ UNITS: list[tuple[str, str, str]] = [
     ("direct convolution", "3x24x24",
      "conv 8 3x3 pad=1; tanh\nconv 8 3x3\nconv 6 5x5 pad=2 groups=2; relu\navgpool 2x2\nflatten\ndense 10"),
     ("im2col, strided", "3x40x40",
-     "conv 36 3x3 stride=2 pad=1; relu\nconv 40 7x7 stride=2 pad=3\nconv 36 5x5 pad=2\n"
+     "conv 36 3x3 stride=2 pad=1; relu\nconv 40 7x7 stride=2 pad=3\nconv 36 5x5 pad=2\nconv 36 3x3\n"
      "conv 40 3x3 stride=1x2 pad=1 dilation=2\ngmp\nflatten\ndense 3"),
     ("average pooling and normalization", "8x21x21",
      "lrn size=3\navgpool 3x3 stride=1 pad=1; sigmoid\navgpool 3x3 stride=3; bn; relu\nflatten\nbn\ndropout 0.3\n"

@@ -141,7 +141,13 @@ def test_fused_softmax_cross_entropy_matches_torch():
 @pytest.mark.parametrize("stmt, shape, algorithm", [
     ("conv 5 3x3 stride=2 pad=1", "3x13x11", "im2col"),
     ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9", "direct"),  # the padded-width grid
-    ("conv 40 3x3 stride=1x2 pad=1", "3x9x9", "im2col"),          # row-wise im2col
+    ("conv 40 3x3 stride=1x2 pad=1", "3x9x9", "im2col"),          # a column stride alone: the phases
+    ("conv 40 3x3 pad=1", "3x9x9", "im2col"),                     # "same" width: the shifted planes
+    ("conv 40 5x3 dilation=2x1 pad=4x1", "3x9x8", "im2col"),      # …dilated, not square
+    ("conv 40 3x3 pad=2x1", "3x7x9", "im2col"),                   # …taller than the input
+    ("conv 40 3x5 pad=0x3", "3x7x5", "im2col"),                   # wider: the per-row loop
+    ("conv 40 3x3 stride=2x3 dilation=2 pad=2", "3x10x11", "im2col"),  # strided: the phases
+    ("conv 40 5x5 stride=3 pad=1", "3x11x11", "im2col"),          # phases wider than the output
     ("conv 4 1x1", "3x7x7", "pointwise"),
     ("conv 6 1x1 stride=2", "4x9x8", "pointwise"),             # a downsampling shortcut: odd, uneven sides
     ("conv 3 1x1 stride=3x2", "2x7x9", "pointwise"),
