@@ -53,6 +53,45 @@ def leakyrelu_backward(dy, x, slope, dx):
         dx[i] = dy[i] if x[i] > 0 else s * dy[i]
 
 
+# tanh(x) ≈ x·P(x²)/Q(x²) on [−7.905, 7.905] (clamped beyond, where float32's tanh is within 4 ulp of ±1):
+# Eigen's float32 rational approximation, which ONNX Runtime's MLAS uses too. Measured against float64 on
+# 2·10⁷ points of ±20: within 7 ulp, 0.7–1.2 ulp on average; |y| ≤ 1 throughout.
+TANH_LIMIT = 7.90531110763549805
+TANH_P = (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08,
+          -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16)  # x¹, x³, … x¹³
+TANH_Q = (4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06)  # x⁰ … x⁶
+TANH_TINY = 0.0004  # below it tanh(x) = x in float32
+# Elements a kernel reads ahead into a buffer. A loop y[i] = f(x[i]) vectorizes only after a run-time check
+# that x and y do not overlap, and in place (x is y) they do: LLVM then runs the scalar loop, 2.4× slower
+# for a ReLU and 8× for tanh here (entry 70). From a buffer the check passes.
+BLOCK = 1024
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def tanh_forward(x, y):
+    """y = tanh(x) for float32, as a rational function that vectorizes (NumPy's tanh is a scalar loop on
+    CPUs without AVX-512: 4× slower here, entry 70). NumPy's error model: the division unchecked, so
+    that the loop vectorizes. A NaN stays NaN (the clamps let it through)."""
+    f = x.dtype.type
+    lim, tiny = f(TANH_LIMIT), f(TANH_TINY)
+    p1, p3, p5, p7, p9, p11, p13 = [f(c) for c in TANH_P]
+    q0, q2, q4, q6 = [f(c) for c in TANH_Q]
+    block = np.empty(BLOCK, dtype=x.dtype)
+    for i0 in range(0, x.size, BLOCK):
+        m = min(BLOCK, x.size - i0)
+        src, dst = x[i0:i0 + m], y[i0:i0 + m]
+        for k in range(m):  # through a buffer: called in place (x is y), the loop would not vectorize
+            block[k] = src[k]
+        for k in range(m):
+            v = block[k]
+            c = lim if v > lim else v
+            c = -lim if c < -lim else c
+            s = c * c
+            p = ((((((p13 * s + p11) * s + p9) * s + p7) * s + p5) * s + p3) * s + p1) * c
+            q = ((q6 * s + q4) * s + q2) * s + q0
+            dst[k] = v if abs(v) < tiny else p / q
+
+
 @njit(cache=True, nogil=True)
 def tanh_backward(dy, y, dx):
     one = y.dtype.type(1)

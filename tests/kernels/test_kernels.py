@@ -314,3 +314,22 @@ def test_dense_weight_gradient_by_outer_products_or_blas_matches_float64(rows, s
 def test_dense_weight_gradient_rows_cover_both_paths():
     from cnndsl.kernels import schedule
     assert 1 <= schedule.MAX_OUTER_ROWS < 5  # the cases above run both the outer products and BLAS
+
+
+def test_float32_tanh_is_within_8_ulp_and_bounded():
+    """The vectorized tanh (a rational function, clamped) against float64 on a dense sweep of ±20,
+    through the zero, the clamp and the saturation; |y| ≤ 1 everywhere, NaN and ±inf kept."""
+    from cnndsl.kernels.elementwise import tanh_forward
+    v = np.concatenate([np.linspace(0, 1e-3, 100_001), np.linspace(1e-3, 20, 2_000_001)]).astype(np.float32)
+    v = np.concatenate([v, -v])
+    y = np.empty_like(v)
+    tanh_forward(v, y)
+    ref = np.tanh(v.astype(np.float64))
+    ulp = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    err = np.abs(y - ref) / ulp
+    assert err.max() <= 8 and err.mean() < 1.5 and np.abs(y).max() <= 1
+    assert np.array_equal(y[v == 0], v[v == 0])
+    special = np.array([np.nan, np.inf, -np.inf], np.float32)
+    out = np.empty_like(special)
+    tanh_forward(special, out)
+    assert np.isnan(out[0]) and out[1] == 1 and out[2] == -1
