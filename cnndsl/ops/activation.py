@@ -109,6 +109,7 @@ class Tanh(_Activation):
     name = "tanh"
     help = "tanh(x)"
     finite_forward = finite_backward = True  # f′ is within [0, 1]
+    inplace_ok = False  # its kernel vectorizes only into an array of its own (kernels/elementwise.py)
 
     def torch_forward(self, a, xs, p, training):
         import torch
