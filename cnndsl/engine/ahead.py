@@ -90,12 +90,21 @@ def for_run(network: str, batch: int, mode: str, backward: bool, input_grad: boo
 
 
 def _cache_is_empty() -> bool:
-    """No cached kernel for the finite check every run makes first (numba's own index file for it)."""
-    try:
-        from ..kernels.elementwise import max_exponent
-        return not os.path.exists(max_exponent._cache._cache_file._index_path)
-    except (ImportError, AttributeError):  # another numba's internals: wait for the first compile
-        return False
+    """No cached kernel for the finite check every run makes first: no index file of numba's for it where
+    numba would put one (kernels/elementwise.py's max_exponent). Looked up without importing numba, which
+    takes 0.2–0.3 s that the helper would wait for (entry 71); numba's own locators, in its order: the
+    directory NUMBA_CACHE_DIR names, the source's __pycache__, the user-wide cache."""
+    import glob
+    import hashlib
+    source_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
+    pattern = f"elementwise.max_exponent-*.py{sys.version_info[0]}{sys.version_info[1]}*.nbi"
+    subpath = f"{os.path.basename(source_dir)}_{hashlib.sha1(source_dir.encode()).hexdigest()}"
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places = [os.path.join(os.environ["NUMBA_CACHE_DIR"], subpath)]
+    else:
+        user = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        places = [os.path.join(source_dir, "__pycache__"), os.path.join(user, "numba", subpath)]
+    return not any(glob.glob(os.path.join(glob.escape(place), pattern)) for place in places)
 
 
 def compile_from(spec: dict) -> None:

@@ -52,3 +52,23 @@ def test_on_a_terminal_the_count_goes_up_in_place_and_is_gone_before_the_table(t
     # what a terminal shows of the table's line before its title: the count was erased, the table starts clean
     assert before_table.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1].strip() == ""
     assert re.search(rf"compiled {counts[-1]} kernels in \d+\.\d s", out)
+
+
+@pytest.mark.slow  # compiles the finite check's kernel into an empty cache
+def test_the_helper_sees_an_empty_cache_without_importing_numba(tmp_path):
+    """ahead._cache_is_empty finds numba's index file where numba writes it, before numba is loaded; and no
+    kernel's load imports SciPy's linear algebra (numba's BLAS check is deferred), while a kernel of the
+    user's own that calls np.dot still compiles."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    probe = ("import sys\nfrom cnndsl.engine import ahead\nempty = ahead._cache_is_empty()\n"
+             "assert 'numba' not in sys.modules\nprint(empty)\n")
+    code = ("import sys, numpy as np\nfrom cnndsl.kernels.elementwise import max_exponent\n"
+            "max_exponent(np.zeros(4, np.uint32), np.uint32(0x7f800000))\n"
+            "print('scipy.linalg' in sys.modules)\n"
+            "import numba\n@numba.njit\ndef d(a, b):\n    return np.dot(a, b)\n"
+            "print(d(np.ones((2, 2)), np.ones((2, 2)))[0, 0])\n")
+    run = lambda src: subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, env=env)
+    before, loaded, after = run(probe), run(code), run(probe)
+    assert before.stdout.split() == ["True"], before.stderr
+    assert loaded.stdout.split() == ["False", "2.0"], loaded.stderr
+    assert after.stdout.split() == ["False"], after.stderr
