@@ -186,7 +186,7 @@ class Engine:
                     continue
                 ctx.state = self.state.get(node, {})
                 ctx.inplace = node in inplace and acts[data.inputs[0]].flags.c_contiguous
-                ctx.fuse_clamp = plan.clamps.get(node)  # a batch norm that applies the ReLU or ReLU6 after it
+                ctx.fuse_clamp = plan.clamps.get(node)  # a batch norm or add that applies the ReLU or ReLU6 after it
                 ctx.epilogue = self._epilogue(*plan.epilogues[node]) if node in plan.epilogues else None
                 start = perf_counter()
                 y, cache = run_op(data.attrs, [acts[i] for i in data.inputs], self.params.get(node, {}), ctx)
@@ -222,7 +222,7 @@ class Engine:
         uses = {n: sum(1 for s in self.g.successors(n) if s in running) for n in self.g}
         inplace, fused, epilogues = memory.reuse_plan(self.g, nodes, keep_out) if reuse else (set(), {}, {})
         clamps = {bn: _TOPS[self.g.nodes[act]["node"].op] for act, bn in fused.items()
-                  if self.g.nodes[bn]["node"].op == "batchnorm" and bn not in fused}
+                  if self.g.nodes[bn]["node"].op in ("batchnorm", "add") and bn not in fused}
         steps = []
         for node in nodes:
             data = self.g.nodes[node]["node"]

@@ -81,7 +81,7 @@ def reuse_plan(g: nx.DiGraph, nodes: list[str], keep: set[str]) -> tuple[set[str
     over their input — an array of its producer's own (Op.fresh_output, or itself written over one), read
     by nothing else and not in `keep`; the layers another computes in its own pass ({layer: its input, whose
     array it is}): the batch norm after a convolution and the ReLU or ReLU6 after either, and the ReLU or
-    ReLU6 after a batch norm that follows something else; and what each such convolution applies
+    ReLU6 after a batch norm that follows something else or after an add; and what each such convolution applies
     ({conv: (batch norm or None, activation or None)}, kernels/conv/epilogue.py). The engine runs this plan;
     the estimate counts no new array for any of them."""
     running = set(nodes)
@@ -120,6 +120,8 @@ def reuse_plan(g: nx.DiGraph, nodes: list[str], keep: set[str]) -> tuple[set[str
                 inplace.add(node)
             if d.op == "batchnorm" and (act := only_reader(node, ("relu", "relu6"))):
                 fused[act] = node
+        elif d.op == "add" and (act := only_reader(node, ("relu", "relu6"))):
+            fused[act] = node  # the sum of a skip connection and the ReLU after it, in one pass
         if op.fresh_output or node in inplace:
             owned.add(node)
     return inplace, fused, epilogues

@@ -91,6 +91,16 @@ def tanh_backward(dy, y, dx):
 
 
 @njit(cache=True, nogil=True)
+def add_forward(a, b, lo, hi, y):
+    """y = a + b clamped to lo…hi: a skip connection's sum, with the ReLU (lo = 0) or ReLU6 after it fused
+    at inference, or unclamped (±inf). The clamps let a NaN through, so the engine's check still sees it."""
+    for i in range(y.size):
+        v = a[i] + b[i]
+        v = lo if v < lo else v
+        y[i] = hi if v > hi else v
+
+
+@njit(cache=True, nogil=True)
 def sigmoid_forward(x, y):
     one = x.dtype.type(1)
     for i in range(x.size):

@@ -335,7 +335,7 @@ class RunContext:
     state: dict[str, np.ndarray] = field(default_factory=dict)  # this node's buffers (running statistics)
     need_dx: bool = True  # backward may skip the input gradient (the network's input needs none)
     # inference only (engine/executor.py decides): the op may write its output over its input, which nothing
-    # else reads; a batch norm may clamp its output as the ReLU or ReLU6 after it would (fuse_clamp: the top)
+    # else reads; a batch norm or add may clamp its output as the ReLU or ReLU6 after it would (fuse_clamp: the top)
     inplace: bool = False
     fuse_clamp: float | None = None
     # a convolution that applies the batch norm and/or activation after it as it writes (kernels/conv/epilogue.py)

@@ -18,6 +18,9 @@ SHARED = [
     ("conv 4 3x3\nflatten\nrelu\ndense 3", "2x6x6"),
     # a ReLU of the input itself; a merge of a fused pair and its producer
     ("relu\nr: conv 2 1x1\nfrom @r\nbn; relu6\nconcat @r\ngap\nflatten\ndense 2", "2x5x5"),
+    # a skip connection's sum and the ReLU after it in one pass; ReLU6; three inputs; a sum read twice
+    ("a: conv 4 3x3 pad=1\nconv 4 3x3 pad=1\nadd @a\nrelu\nb: conv 4 3x3 pad=1\nadd @a\nrelu6\n"
+     "c: conv 4 1x1\nadd @a @b\nrelu\ns: add @c\nrelu\nadd @s\nflatten\ndense 3", "2x6x6"),
     # batch norm, ReLU6 (MobileNet), and a batch norm after a dense layer
     ("conv 6 3x3 groups=2 pad=1; bn; relu6\nconv 6 3x3 groups=6 stride=2 pad=1; bn; relu6\nflatten\ndense 5; bn; relu",
      "2x7x7"),
@@ -38,6 +41,16 @@ def test_reused_buffers_give_the_same_output(body, shape):
     kept, reused = pair(net, x)
     np.testing.assert_array_equal(kept, reused)
     np.testing.assert_array_equal(x, before)  # the caller's array is never written
+
+
+def test_an_add_applies_the_relu_after_it():
+    net = with_statistics(net_of(SHARED[3][0], SHARED[3][1]).init(1))
+    plan = net.engine._plan(False, False, ())
+    fused_adds = {after: add for after, add in plan.fused.items() if net.node(add).op == "add"}
+    assert sorted(fused_adds.values()) == ["add1", "add2", "add3"]  # not s: the next add reads it too
+    assert [plan.clamps[a] for a in ("add1", "add2", "add3")] == [np.inf, 6.0, np.inf]
+    x = np.random.default_rng(0).standard_normal((3, *net.input_shape)).astype(np.float32)
+    assert (net.activations(x, ["add1"])["add1"] < 0).any()  # asked for, the sum is not clamped
 
 
 @pytest.mark.parametrize("name", ["resnet18", "googlenet", "mobilenetv2"])
