@@ -71,7 +71,8 @@ def tanh_forward(x, y):
     array: LLVM's run-time overlap check would then pick the scalar loop (8× slower)."""
     f = x.dtype.type
     lim, tiny = f(TANH_LIMIT), f(TANH_TINY)
-    p1, p3, p5, p7, p9, p11, p13 = f(TANH_P[0]), f(TANH_P[1]), f(TANH_P[2]), f(TANH_P[3]), f(TANH_P[4]), f(TANH_P[5]), f(TANH_P[6])
+    p1, p3, p5, p7 = f(TANH_P[0]), f(TANH_P[1]), f(TANH_P[2]), f(TANH_P[3])
+    p9, p11, p13 = f(TANH_P[4]), f(TANH_P[5]), f(TANH_P[6])
     q0, q2, q4, q6 = f(TANH_Q[0]), f(TANH_Q[1]), f(TANH_Q[2]), f(TANH_Q[3])
     for i in range(x.size):
         v = x[i]

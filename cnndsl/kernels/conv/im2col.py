@@ -117,7 +117,6 @@ def _shifted_columns(image, cols, c0, c1, kh, kw, ph, pw, dh, dw, oy0, oy1, adjo
     n_img, n_c, h, w = image.shape
     p, hw = (oy1 - oy0) * w, h * w
     flat = image.reshape(-1)
-    zero = cols.dtype.type(0)
     for c in range(c0, c1):
         for i in range(kh):
             di = i * dh - ph
@@ -132,18 +131,8 @@ def _shifted_columns(image, cols, c0, c1, kh, kw, ph, pw, dh, dw, oy0, oy1, adjo
                 a = min(max(qa, -shift), qb)  # qa ≤ a ≤ q < b ≤ qb: inside the plane (the rest is margin)
                 b = max(min(qb, hw - shift), a)
                 for n in range(n_img):
-                    run = row[n * p:(n + 1) * p]
                     o = (n * n_c + c) * hw + shift  # ≥ 0 from a on
-                    if adjoint:  # the margins' entries are gradients of zeros: dropped, then one add
-                        _zero_sides(run, ya - oy0, yb - oy0, w, lo, hi)
-                        d, s = flat[o + a:o + b], run[a:b]
-                        for k in range(b - a):
-                            d[k] += s[k]
-                    else:  # one copy, then zeros over what it brought in from the neighbouring rows
-                        fill(run[:a], zero)
-                        copy(run[a:b], flat[o + a:o + b])
-                        fill(run[b:], zero)
-                        _zero_sides(run, ya - oy0, yb - oy0, w, lo, hi)
+                    _tap_run(row[n * p:(n + 1) * p], flat, o, a, b, ya - oy0, yb - oy0, w, lo, hi, adjoint)
 
 
 @njit(cache=True, nogil=True)
@@ -158,10 +147,12 @@ def _phased_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy
     hp = -(-h // sh)
     p, size = (oy1 - oy0) * ow, hp * ow
     phases = np.empty((n_img, sh * sw, size), dtype=image.dtype)
-    zero = cols.dtype.type(0)
     for c in range(c0, c1):
-        for n in range(n_img):
-            _phases(image[n, c], phases[n], sh, sw, ow, adjoint)
+        if adjoint:  # added into, then added back into the planes
+            phases[:] = 0
+        else:
+            for n in range(n_img):
+                _phases(image[n, c], phases[n], sh, sw, ow)
         for i in range(kh):
             qi, ri = divmod(i * dh - ph, sh)  # floor division: input row (oy + qi)·sh + ri
             ya = min(max(oy0, -qi), oy1)  # the output rows whose phase row oy + qi is inside
@@ -175,30 +166,17 @@ def _phased_columns(image, cols, c0, c1, kh, kw, sh, sw, ph, pw, dh, dw, oy0, oy
                 a = min(max(qa, -shift), qb)
                 b = max(min(qb, size - shift), a)
                 for n in range(n_img):
-                    run, flat = row[n * p:(n + 1) * p], phases[n, ri * sw + rj]
-                    if adjoint:
-                        _zero_sides(run, ya - oy0, yb - oy0, ow, lo, hi)
-                        d, s = flat[shift + a:shift + b], run[a:b]
-                        for k in range(b - a):
-                            d[k] += s[k]
-                    else:
-                        fill(run[:a], zero)
-                        copy(run[a:b], flat[shift + a:shift + b])
-                        fill(run[b:], zero)
-                        _zero_sides(run, ya - oy0, yb - oy0, ow, lo, hi)
+                    _tap_run(row[n * p:(n + 1) * p], phases[n, ri * sw + rj], shift, a, b, ya - oy0, yb - oy0, ow,
+                             lo, hi, adjoint)
         if adjoint:
             for n in range(n_img):
                 _unphase(phases[n], image[n, c], sh, sw, ow)
 
 
 @njit(cache=True, nogil=True)
-def _phases(plane, phases, sh, sw, ow, adjoint):
-    """phases[ri·sw + rj, r·ow + k] = plane[r·sh + ri, k·sw + rj], zero past the plane; all zero for the
-    adjoint, which adds into them."""
+def _phases(plane, phases, sh, sw, ow):
+    """phases[ri·sw + rj, r·ow + k] = plane[r·sh + ri, k·sw + rj], zero past the plane."""
     h, w = plane.shape
-    if adjoint:
-        phases[:] = 0
-        return
     zero = plane.dtype.type(0)
     hp = phases.shape[1] // ow
     for ri in range(sh):
@@ -227,6 +205,26 @@ def _unphase(phases, plane, sh, sw, ow):
             src = phases[ri * sw + rj, r * ow:(r + 1) * ow]
             for k in range((w - rj + sw - 1) // sw):
                 dst[k * sw + rj] += src[k]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _tap_run(run, src, o, a, b, r0, r1, w, lo, hi, adjoint):
+    """One image's run of a tap's row of cols (rows r0…r1 of w columns inside the input) against src, the
+    flat plane or phase that position q reads at o + q (o + a ≥ 0; o itself may be negative): run[q] =
+    src[o + q] for a ≤ q < b, zero elsewhere and on the sides (columns < lo or ≥ hi, which the copy brought
+    in from the neighbouring rows); or, for the adjoint, the sides' entries (gradients of zeros) dropped and
+    src[o + q] += run[q] for a ≤ q < b."""
+    if adjoint:
+        _zero_sides(run, r0, r1, w, lo, hi)
+        d, s = src[o + a:o + b], run[a:b]
+        for k in range(b - a):
+            d[k] += s[k]
+    else:
+        zero = run.dtype.type(0)
+        fill(run[:a], zero)
+        copy(run[a:b], src[o + a:o + b])
+        fill(run[b:], zero)
+        _zero_sides(run, r0, r1, w, lo, hi)
 
 
 @njit(cache=True, nogil=True, inline="always")
