@@ -77,6 +77,7 @@ def main() -> None:
         if args.out:
             np.savez(args.out, **weights)
             print(f"wrote {args.out}")
+    dist.barrier()  # no rank tears gloo down while another still talks to it (it aborts the process)
     dist.destroy_process_group()
 
 

@@ -20,7 +20,7 @@ def test_two_processes_train_to_the_same_weights(tmp_path):
                           str(ROOT / "examples" / "ddp_train.py"), "lenet5", "--steps", "60", "--out",
                           str(tmp_path / "w.npz"), "--report", str(tmp_path / "rank{rank}.json")],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-1000:] + run.stderr[:3000]  # the failing rank's own words come first
     reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in reports] == [2, 2]
     assert reports[0]["weights_sha256"] == reports[1]["weights_sha256"]  # DDP kept the replicas equal
