@@ -1,7 +1,7 @@
 """numba's `njit`, for every kernel of this package: importing it first makes numba's cache saves safe
 for processes compiling side by side (cache.py), spares each process the import of SciPy's linear
-algebra that numba makes when its first kernel loads (defer_blas_check), and copies an inlined helper's
-IR once rather than once per block (share_inline_copies)."""
+algebra that numba makes when its first kernel loads (defer_blas_check), and gives the blocks of an
+inlined helper's copied IR one copy of its scope rather than one each (share_inline_copies)."""
 
 import copy
 import functools
