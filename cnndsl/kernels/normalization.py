@@ -13,47 +13,57 @@ from __future__ import annotations
 import numpy as np
 
 from .jit import njit
+from .rows import fill
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _inverse_power(s, b, out):
     """out = s^(−b) along a row; for β = 0.75 (every published LRN) as 1/√s · √(1/√s)."""
+    one = s.dtype.type(1)
     if b == 0.75:
         for q in range(s.shape[0]):
-            r = 1 / np.sqrt(s[q])
+            r = one / np.sqrt(s[q])
             out[q] = r * np.sqrt(r)
     else:
         for q in range(s.shape[0]):
             out[q] = s[q] ** (-b)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def lrn_forward(x, size, alpha, beta, k, y, scale):
-    """x, y, scale (N, C, P); scale keeps s_c for backward. The window sum slides along the channels."""
+    """x, y, scale (N, C, P); scale keeps s_c for backward. The window sum slides along the channels;
+    the power is _inverse_power's, row by row (numba's ** per element took 6–7 ns a value)."""
     n_img, n_c, p = x.shape
     lo, hi = size // 2, (size - 1) // 2
-    a, b, kk = x.dtype.type(alpha), x.dtype.type(beta), x.dtype.type(k)
-    acc = np.empty(p, dtype=np.float64)
+    a, kk = x.dtype.type(alpha), x.dtype.type(k)
+    acc = np.zeros(p, dtype=np.float64)
     for n in range(n_img):
-        acc[:] = 0.0
+        fill(acc, 0.0)
         for j in range(min(hi + 1, n_c)):  # the window of channel 0: channels 0 … hi
-            for q in range(p):
-                acc[q] += x[n, j, q] * x[n, j, q]
+            _add_squares(acc, x[n, j], 1.0)
         for c in range(n_c):
+            s, out, row = scale[n, c], y[n, c], x[n, c]
             for q in range(p):
-                s = kk + a * x.dtype.type(acc[q])
-                scale[n, c, q] = s
-                y[n, c, q] = x[n, c, q] * s ** (-b)
+                s[q] = kk + a * x.dtype.type(acc[q])
+            _inverse_power(s, beta, out)
+            for q in range(p):
+                out[q] *= row[q]
             enter, leave = c + hi + 1, c - lo
             if enter < n_c:
-                for q in range(p):
-                    acc[q] += x[n, enter, q] * x[n, enter, q]
+                _add_squares(acc, x[n, enter], 1.0)
             if leave >= 0:
-                for q in range(p):
-                    acc[q] -= x[n, leave, q] * x[n, leave, q]
+                _add_squares(acc, x[n, leave], -1.0)
 
 
 @njit(cache=True, nogil=True)
+def _add_squares(acc, row, sign):
+    """acc += sign · row² in float64 (sign ±1: exact)."""
+    for q in range(row.shape[0]):
+        v = np.float64(row[q])
+        acc[q] += sign * (v * v)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def lrn_backward(dy, x, scale, size, alpha, beta, dx):
     """A plane at a time: t_j = dy_j · a_j · s_j^(−β−1) for every channel, then its window sum (over the j
     whose window holds c: c − hi … c + lo) slides along the channels as forward's does."""

@@ -107,6 +107,27 @@ def test_maxpool_ties_go_to_the_first_maximum_as_in_torch(stmt, shape):
     assert np.array_equal(dx != 0, dx_ref != 0) and np.allclose(dx, dx_ref, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("stmt, shape", [("maxpool 3x3 stride=2 pad=1", (3, 11, 12)),      # ResNet's stem
+                                         ("maxpool 3x3 stride=1 pad=1", (4, 7, 5)),       # GoogLeNet's pool branch
+                                         ("maxpool 3x3 stride=2 ceil=true", (2, 10, 9)),  # a partial last window
+                                         ("maxpool 2 stride=1", (2, 5, 6)),
+                                         ("maxpool 2 ceil=true", (2, 7, 7)),
+                                         ("maxpool 5x4 stride=3x2 pad=2x1 ceil=true", (2, 13, 11)),  # taps past 3
+                                         ("maxpool 7x7 stride=1 pad=3", (1, 8, 8)),
+                                         ("maxpool 1x3 stride=1x3", (2, 4, 10))])
+def test_maxpool_at_inference_without_the_argmax_matches_torch(stmt, shape):
+    """Inference takes its own kernel (no argmax to keep): the same maxima, exactly, -inf inputs included."""
+    net = cnndsl.parse(f"network P\ninput {'x'.join(map(str, shape))}\n{stmt}\nflatten").init()
+    x = np.random.default_rng(3).standard_normal((3,) + shape).astype(np.float32)
+    x[0, 0, :2] = -np.inf  # whole windows of -inf at the top of the first plane
+    got = net.engine.forward(x, grad=False, check_finite=False)  # (the engine refuses -inf inputs by default)
+    a = net.graph.nodes["maxpool1"]["node"].attrs
+    want = torch.nn.functional.max_pool2d(torch.from_numpy(x), a["kernel"], a["stride"], a["pad"],
+                                          ceil_mode=a["ceil"]).flatten(1).numpy()
+    assert got.shape == want.shape and np.array_equal(got, want)
+    assert np.array_equal(got, net.engine.forward(x, check_finite=False))  # and as training's kernel does
+
+
 def test_dropout_is_seeded_scaled_and_identity_at_inference():
     net = cnndsl.parse("network D\ninput 4x16x16\ndropout 0.25\nflatten").init()
     x = np.ones((8, 4, 16, 16), np.float32)
