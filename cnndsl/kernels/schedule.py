@@ -119,6 +119,13 @@ MIN_ELEMENTS = 1 << 20
 # 7×7 layers lost with chunks); since the in-place outputs and faster im2col, its 7×7 and stride-2 layers
 # gain 15–75 % with them (docs/performance.md).
 MIN_COLUMNS_PER_CHUNK = 64
+# Nor is a convolution of fewer multiply-adds than this in all worth two threads, however many columns it
+# has: 8 million take 0.1–0.4 ms on one core, and on 2 cores of an AMD EPYC (KVM; entry 76) handing half
+# to the worker lost up to that work's length in wake-up and GIL hand-overs — LeNet-5's layers at batch 8
+# ran 1.3–3× slower shared. (Depthwise layers keep over_channels' bound: their time per multiply-add moves
+# 3× with the map's width, so no such bound fit both MobileNetV2's batch 1 and batch 8.) Where a wake-up is
+# quicker, the bound forgoes at most half of a few hundred microseconds a layer.
+MIN_MACS = 1 << 23
 
 
 @cache
@@ -184,10 +191,11 @@ def over_channels(fn: Callable[[int, int], T], channels: int, elements: int) -> 
     return run_batched(fn, channels, worth_it=elements >= MIN_ELEMENTS)
 
 
-def over_images(fn: Callable[[int, int], T], n: int, columns: int) -> list[T]:
+def over_images(fn: Callable[[int, int], T], n: int, columns: int, macs: int) -> list[T]:
     """fn(lo, hi) over chunks of a batch of n images of convolution, whose GEMMs have `columns` columns in
-    all (output positions): split when each core gets wide enough GEMMs."""
-    return run_batched(fn, n, worth_it=columns >= 2 * MIN_COLUMNS_PER_CHUNK)
+    all (output positions) and `macs` multiply-adds: split when each core gets wide enough GEMMs and the
+    work is worth a wake-up."""
+    return run_batched(fn, n, worth_it=columns >= 2 * MIN_COLUMNS_PER_CHUNK and macs >= MIN_MACS)
 
 
 def images_or_bands(work: Callable, n: int, rows: int, cells: int) -> list:

@@ -180,6 +180,7 @@ def test_conv_tiles_and_threads_agree_with_torch(stmt, shape, algorithm, workspa
     monkeypatch.setattr(schedule, "WORKSPACE", workspace)
     monkeypatch.setattr(schedule, "FLAT_WORKSPACE", workspace)
     monkeypatch.setattr(schedule, "MIN_COLUMNS_PER_CHUNK", 1)
+    monkeypatch.setattr(schedule, "MIN_MACS", 1)  # these layers are far too small to be shared otherwise
     net = one_layer(stmt, shape).init(seed=5)
     node = net.node("conv1")
     a = node.attrs

@@ -90,3 +90,14 @@ def test_batch_norm_and_activations_shared_between_threads_match_torch(two_worke
     assert rel_err(y, y_ref) < 1e-5 and rel_err(dx, dx_ref) < 1e-4
     for key, ref in grads_ref.items():
         assert rel_err(net.grads[key], ref) < 1e-4, key
+
+
+def test_a_convolution_shares_its_batch_only_when_its_work_pays_for_the_hand_over(monkeypatch):
+    asked = []
+    monkeypatch.setattr(schedule, "run_batched", lambda fn, n, worth_it=True: asked.append(worth_it) or [fn(0, n)])
+    lenet_conv1_at_8 = (8, 8 * 28 * 28, 8 * 28 * 28 * 6 * 25)  # many positions, 0.9 million multiply-adds
+    schedule.over_images(lambda lo, hi: None, *lenet_conv1_at_8)
+    schedule.over_images(lambda lo, hi: None, 8, 8 * 28 * 28, schedule.MIN_MACS)
+    schedule.over_images(lambda lo, hi: None, 8, 2 * schedule.MIN_COLUMNS_PER_CHUNK - 1, 10**9)  # narrow GEMMs
+    assert asked == [False, True, False]
+

@@ -57,7 +57,7 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
                     forward_block(buf[g * cg * s:], c * s, n0, offs, reach, wt, f0, min(8, (g + 1) * fg - f0),
                                   bias, wp, y[a:e])
 
-    schedule.over_images(chunk, n, n * out_hw[0] * out_hw[1])
+    schedule.over_images(chunk, n, n * out_hw[0] * out_hw[1], y.size * cg * kh * kw)
     return y
 
 
@@ -99,7 +99,7 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
                 unpad_planes(dplanes, *pad, wp, dx[a:e])
         return dwt
 
-    parts = schedule.over_images(chunk, n, n * oh * ow)
+    parts = schedule.over_images(chunk, n, n * oh * ow, 2 * dy.size * cg * kh * kw)
     dw = None
     if need_dw:
         dwt = schedule.sum_parts(parts)

@@ -357,7 +357,7 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw, epilogue=None):
                 out = w[g * fg:(g + 1) * fg].reshape(fg, -1) @ cols
                 scatter_output(out, g * fg, bias, *stage, oy0 * ow, ys)
 
-    schedule.over_images(chunk, n, n * oh * ow)
+    schedule.over_images(chunk, n, n * oh * ow, n * oh * ow * f * cg * kh * kw)
     return y.reshape(n, f, oh, ow)
 
 
@@ -391,5 +391,5 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
                     col2im(cols, g * cg, (g + 1) * cg, *args, dx[lo + n0:lo + n1])
         return dw
 
-    parts = schedule.over_images(chunk, n, n * oh * ow)
+    parts = schedule.over_images(chunk, n, n * oh * ow, 2 * n * oh * ow * f * cg * kh * kw)
     return dx, (schedule.sum_parts(parts) if need_dw else None)

@@ -27,7 +27,7 @@ def forward(x, w, b, stride, pad, dilation, groups, out_hw):
         if b is not None:
             y[lo:hi] += b[:, None]
 
-    schedule.over_images(chunk, n, n * oh * ow)
+    schedule.over_images(chunk, n, n * oh * ow, n * oh * ow * f * cg)
     return y.reshape(n, f, oh, ow)
 
 
@@ -51,7 +51,7 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
             add_product_t(d3[i], x3[i], dw2)
         return dw
 
-    parts = schedule.over_images(chunk, n, n * oh * ow)
+    parts = schedule.over_images(chunk, n, n * oh * ow, 2 * n * oh * ow * f * cg)
     return dx, (schedule.sum_parts(parts) if need_dw else None)
 
 
