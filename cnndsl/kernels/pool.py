@@ -110,8 +110,9 @@ def _pool_plane(plane, kh, sh, sw, ph, pw, a, b, out, arg, three):
             best[ox], where[ox] = _max_window(plane, y0, ox * sw - pw, kh, kh)
 
 
-# One kernel per spelled-out window and stride, each compiled when a network first needs it: the five in
-# one kernel took 7 s to compile, every first run with a 3×3 or 2×2 max pooling paying for all of them.
+# One kernel per spelled-out window and stride, each compiled when a network first needs it: five in one
+# kernel took 7 s to compile, every first run with a 3×3 or 2×2 max pooling paying for all of them. (These
+# keep the argmax for training; inference takes maxpool_values below.)
 @njit(cache=True, nogil=True)
 def _planes_3x3_stride2(x, sh, ph, pw, a, b, y, arg):
     for n in range(x.shape[0]):
