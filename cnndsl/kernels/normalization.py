@@ -36,7 +36,7 @@ def lrn_forward(x, size, alpha, beta, k, y, scale):
     n_img, n_c, p = x.shape
     lo, hi = size // 2, (size - 1) // 2
     a, kk = x.dtype.type(alpha), x.dtype.type(k)
-    acc = np.zeros(p, dtype=np.float64)
+    acc = np.empty(p, dtype=np.float64)
     for n in range(n_img):
         fill(acc, 0.0)
         for j in range(min(hi + 1, n_c)):  # the window of channel 0: channels 0 … hi

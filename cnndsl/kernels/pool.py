@@ -149,17 +149,15 @@ def maxpool_forward(x, kh, kw, sh, sw, ph, pw, y, arg):
     other windows and strides go a tap at a time along each output row (a spelled-out kernel for the rarer
     strides, the stride known only at run time, ran 2–2.3× faster than that in training but took 1.2 s to
     compile each: entry 75). NaN never reaches here: the engine checks every tensor."""
+    spelled = {(3, 2): _planes_3x3_stride2, (3, 1): _planes_3x3_stride1, (2, 2): _planes_2x2_stride2}
+    kernel = spelled.get((kh, sw)) if kh == kw else None
+    if kernel is None:
+        _rows(x, kh, kw, sh, sw, ph, pw, y, arg)
+        return
     w, ow = x.shape[3], y.shape[3]
     a = inside(ow, sw, -pw, w)[0]  # output columns whose window lies inside: a…b
     b = inside(ow, sw, kh - 1 - pw, w)[1]
-    if kh == kw == 3 and sw == 2:
-        _planes_3x3_stride2(x, sh, ph, pw, a, b, y, arg)
-    elif kh == kw == 3 and sw == 1:
-        _planes_3x3_stride1(x, sh, ph, pw, a, b, y, arg)
-    elif kh == kw == 2 and sw == 2:
-        _planes_2x2_stride2(x, sh, ph, pw, a, b, y, arg)
-    else:
-        _rows(x, kh, kw, sh, sw, ph, pw, y, arg)
+    kernel(x, sh, ph, pw, a, b, y, arg)
 
 
 @njit(cache=True, nogil=True, inline="always")

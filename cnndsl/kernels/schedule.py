@@ -121,9 +121,10 @@ MIN_ELEMENTS = 1 << 20
 MIN_COLUMNS_PER_CHUNK = 64
 # Nor is a convolution of fewer multiply-adds than this in all worth two threads, however many columns it
 # has: 8 million take 0.1–0.4 ms on one core, and on 2 cores of an AMD EPYC (KVM; entry 76) every layer
-# below it ran slower shared (LeNet-5's at batch 8 1.5–2.6×) — a worker's wake-up, then GIL hand-overs. (Depthwise layers keep over_channels' bound: their time per multiply-add moves
-# 3× with the map's width, so no such bound fit both MobileNetV2's batch 1 and batch 8.) Where a wake-up is
-# quicker, the bound forgoes at most half of a few hundred microseconds a layer.
+# below it ran slower shared (LeNet-5's at batch 8 1.5–2.6×) — a worker's wake-up, then GIL hand-overs.
+# (Depthwise layers keep over_channels' bound: their time per multiply-add moves 3× with the map's width,
+# so no such bound fit both MobileNetV2's batch 1 and batch 8.) Where a wake-up is quicker, the bound
+# forgoes at most half of a few hundred microseconds a layer.
 MIN_MACS = 1 << 23
 
 
