@@ -8,11 +8,14 @@ the other end, into the same numba cache (kernels/cache.py makes that safe):
 
 1. the loss, which the run reaches at the end of its forward pass;
 2. the backward kernels of the layers whose backward needs only arrays it can make up (`Op.stand_in_cache`:
-   a convolution's or a dense layer's input, an activation's output), first layer first — the ones the run
-   reaches last;
+   a convolution's or a dense layer's input, an activation's output), in the reverse of the order the run
+   first needs them: it goes back from the last layer, and meets a kind of layer's kernels at that kind's
+   last layer, so the kinds whose last layer comes first go first (first layer first within a kind);
 3. then every other layer from the last one back, forward and backward on random data of its shapes.
 
-When the run reaches a kernel the helper has saved, numba loads it instead of compiling. The run stops the
+When the run reaches a kernel the helper has saved, numba loads it instead of compiling; one the helper is
+compiling, it waits for (kernels/cache.py's claims), and the helper skips a layer whose kernel the run is
+compiling, rather than compile it a second time. The run stops the
 helper once its first pass is over: everything that pass needed is compiled or loaded by then. The helper
 prints nothing and its failures change nothing — the run compiles whatever the helper did not.
 
@@ -137,7 +140,9 @@ def compile_from(spec: dict) -> None:
             z = arrays([shape])[0]
             labels = rng.integers(0, shape[1], shape[0]).astype(np.int64)
             _try(lambda: softmax_xent(z, labels, np.empty_like(z), np.empty_like(z)))
-        for k, step in enumerate(steps):  # 2. the backward kernels the run needs last, first
+        last = {step["op"]: k for k, step in enumerate(steps)}
+        for k in sorted(range(len(steps)), key=lambda k: (last[steps[k]["op"]], k)):  # 2. what the run needs last
+            step = steps[k]
             op, xs = OPS[step["op"]], arrays(step["inputs"])
             y = arrays([step["output"]])[0]
             cache = op.stand_in_cache(step["attrs"], xs, y)
@@ -174,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input-grad", action="store_true")
     parser.add_argument("--loss", action="store_true")
     args = parser.parse_args(argv)
+    from ..kernels import cache
+    cache.claims(wait=False)  # a kernel the run is compiling: this layer is the run's
     engine = Engine(build(parse(args.network.read_text(encoding="utf-8"), str(args.network)), expectations=False))
     compile_from(job(engine, args.mode, args.batch, args.input_grad, args.loss))
 
