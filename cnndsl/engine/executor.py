@@ -177,7 +177,7 @@ class Engine:
         uses = dict(plan.uses)
         acts: dict[str, np.ndarray] = {"input": x}
         tape: dict[str, object] = {}
-        ctx = RunContext(training=training, keep=grad, rng=np.random.default_rng(seed))
+        ctx = RunContext(training=training, keep=grad, rng=np.random.default_rng(seed) if training else None)
         with np.errstate(all="ignore"):  # NaN and Inf are caught below, with the layer's name
             for node, data, op, run_op in plan.steps:
                 if node in fused:  # its batch norm did it: the same array
@@ -380,7 +380,7 @@ class Engine:
         return total
 
 
-MIN_PARALLEL_CHECK = 1 << 20  # elements: below, a thread wake-up costs more than half the pass
+MIN_PARALLEL_CHECK = 1 << 22  # elements: below, the hand-over to a second thread costs more than half the pass
 _EXPONENT = {np.dtype(np.float32): (np.uint32, np.uint32(0x7F800000)),
              np.dtype(np.float64): (np.uint64, np.uint64(0x7FF0000000000000))}
 

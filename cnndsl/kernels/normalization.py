@@ -117,6 +117,16 @@ def batch_stats(x, mean, var, c0, c1):
 
 
 @njit(cache=True, nogil=True)
+def bn_affine(mean, var, gamma, beta, eps, scale, shift):
+    """The scale and shift of every channel, as bn_forward computes and rounds them (for a convolution that
+    applies the batch norm as it writes: kernels/conv/epilogue.py). One call; in NumPy, thirteen."""
+    for c in range(scale.shape[0]):
+        inv = 1.0 / np.sqrt(var[c] + eps)
+        scale[c] = gamma[c] * inv
+        shift[c] = beta[c] - mean[c] * gamma[c] * inv
+
+
+@njit(cache=True, nogil=True)
 def bn_forward(x, mean, var, gamma, beta, eps, y, c0, c1):
     """y = γ (x − μ) / √(σ² + ε) + β for channels c0…c1."""
     n_img, n_c, p = x.shape

@@ -331,7 +331,7 @@ class RunContext:
 
     training: bool
     keep: bool  # keep what backward needs
-    rng: np.random.Generator
+    rng: np.random.Generator | None  # training only (dropout); None at inference, where nothing is random
     state: dict[str, np.ndarray] = field(default_factory=dict)  # this node's buffers (running statistics)
     need_dx: bool = True  # backward may skip the input gradient (the network's input needs none)
     # inference only (engine/executor.py decides): the op may write its output over its input, which nothing

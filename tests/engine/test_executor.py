@@ -21,9 +21,12 @@ def test_a_new_backward_forward_drops_the_last_gradients_and_an_inference_forwar
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("size", [7, (1 << 20) + 3])  # one thread, and split over the threads
-def test_the_finite_check_finds_every_nan_and_inf_and_nothing_else(dtype, size):
+@pytest.mark.parametrize("size", [7, 100_003, (1 << 12) + 3])  # one thread (an odd tail), split over the threads
+def test_the_finite_check_finds_every_nan_and_inf_and_nothing_else(dtype, size, monkeypatch):
+    from cnndsl.engine import executor
     from cnndsl.engine.executor import finite
+    if size == (1 << 12) + 3:
+        monkeypatch.setattr(executor, "MIN_PARALLEL_CHECK", 1 << 10)
     info = np.finfo(dtype)
     a = np.random.default_rng(0).standard_normal(size).astype(dtype)
     a[:4] = [info.max, -info.max, info.tiny / 2, -0.0]  # the largest, a subnormal, a negative zero

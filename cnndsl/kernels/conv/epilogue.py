@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jit import njit
+from ..normalization import bn_affine
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,9 @@ class Epilogue:
     @staticmethod
     def batchnorm(gamma, beta, mean, var, eps: float, dtype) -> tuple[np.ndarray, np.ndarray]:
         """The batch norm's scale and shift, rounded as its kernel rounds them (normalization.py)."""
-        inv = 1.0 / np.sqrt(var.astype(np.float64) + eps)
-        g = gamma.astype(np.float64)
-        return (g * inv).astype(dtype), (beta.astype(np.float64) - mean.astype(np.float64) * g * inv).astype(dtype)
+        scale, shift = np.empty(gamma.shape[0], dtype), np.empty(gamma.shape[0], dtype)
+        bn_affine(mean, var, gamma, beta, float(eps), scale, shift)
+        return scale, shift
 
     @staticmethod
     def or_none(epilogue: "Epilogue | None", dtype) -> "Epilogue":
