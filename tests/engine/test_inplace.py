@@ -78,6 +78,8 @@ EPILOGUES = [  # (layers, input, batch, the convolution's path) — every path, 
     ("conv 24 1x1; bn; relu6", "8x9x9", 2, "pointwise"),
     ("conv 6 5x5 groups=2; bn; relu", "4x12x12", 2, "direct"),
     ("conv 8 3x3 pad=1 groups=8; bn; relu6", "8x10x10", 2, "depthwise"),
+    ("conv 8 3x3 stride=2 pad=1 groups=8; bn; relu", "8x11x11", 2, "depthwise"),   # the phases kernel
+    ("conv 6 3x3 pad=1 groups=6 bias=true; bn", "6x9x9", 1, "depthwise"),
 ]
 
 

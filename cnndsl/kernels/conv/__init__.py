@@ -32,7 +32,7 @@ def algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw):
     return ALGORITHMS[schedule.conv_algorithm(w_shape, stride, pad, dilation, groups, n, out_hw)]
 
 
-NATIVE_EPILOGUE = (im2col, winograd, winograd4)  # apply it as they write; the others get a pass after
+NATIVE_EPILOGUE = (im2col, winograd, winograd4, depthwise)  # apply it as they write; the others get a pass after
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad, dilation, groups: int,
