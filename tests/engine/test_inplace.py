@@ -76,6 +76,8 @@ EPILOGUES = [  # (layers, input, batch, the convolution's path) — every path, 
     ("conv 12 3x3 stride=2 pad=1; bn", "3x17x17", 3, "im2col"),       # several images a tile: the scatter
     ("conv 40 5x5 pad=2; relu", "3x30x30", 1, "im2col"),               # one image a tile: a pass after
     ("conv 24 1x1; bn; relu6", "8x9x9", 2, "pointwise"),
+    ("conv 64 1x1; bn; relu", "64x32x32", 3, "pointwise"),      # chunks of images, each finished by its thread
+    ("conv 32 1x1 stride=2 bias=true; bn; relu", "64x32x32", 1, "pointwise"),  # one image: a pass after
     ("conv 6 5x5 groups=2; bn; relu", "4x12x12", 2, "direct"),
     ("conv 8 3x3 pad=1 groups=8; bn; relu6", "8x10x10", 2, "depthwise"),
     ("conv 8 3x3 stride=2 pad=1 groups=8; bn; relu", "8x11x11", 2, "depthwise"),   # the phases kernel

@@ -32,7 +32,8 @@ def algorithm(w_shape, stride, pad, dilation, groups: int, n: int, out_hw):
     return ALGORITHMS[schedule.conv_algorithm(w_shape, stride, pad, dilation, groups, n, out_hw)]
 
 
-NATIVE_EPILOGUE = (im2col, winograd, winograd4, depthwise)  # apply it as they write; the others get a pass after
+# These apply the epilogue as they write (or image by image, as they finish); the direct path gets a pass after.
+NATIVE_EPILOGUE = (im2col, winograd, winograd4, depthwise, pointwise)
 
 
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride, pad, dilation, groups: int,

@@ -5,9 +5,10 @@ the ReLU or ReLU6 after that, so that neither makes a pass of its own over the o
 
 scale and shift are the batch norm's own, computed as its kernel computes them (scale = γ / √(σ² + ε),
 shift = β − μ·scale, in float64 and then rounded), and applied in the same order, so that the result is
-bit for bit the unfused one; a ReLU is lo = 0, a ReLU6 also hi = 6. Winograd's output transform and
-im2col's scatter apply it as they write each value; the other paths write the output with a matrix
-product (or their own loop) and `apply` then makes the one pass the batch norm would have made.
+bit for bit the unfused one; a ReLU is lo = 0, a ReLU6 also hi = 6. Winograd's output transform,
+im2col's scatter and the depthwise kernels apply it as they write each value; the 1×1 path applies it
+(`apply`) to each image right after that image's matrix product, in the thread that computed it; the
+direct path writes its output first, and `apply` then makes the one pass the batch norm would have made.
 """
 
 from __future__ import annotations
