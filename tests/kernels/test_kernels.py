@@ -175,7 +175,8 @@ def test_fused_softmax_cross_entropy_matches_torch():
 
 @pytest.mark.parametrize("workspace", [64, 2000])
 @pytest.mark.parametrize("stmt, shape, algorithm", [
-    ("conv 5 3x3 stride=2 pad=1", "3x13x11", "im2col"),
+    ("conv 5 3x3 stride=2 pad=1", "3x13x11", "im2col"),           # stride 2: the phases, odd sides
+    ("conv 5 3x3 stride=2 pad=1", "3x12x10", "im2col"),           # …even sides (ResNet's)
     ("conv 6 3x3 groups=3 dilation=2 pad=2", "6x9x9", "direct"),  # the padded-width grid
     ("conv 40 3x3 stride=1x2 pad=1", "3x9x9", "im2col"),          # a column stride alone: the phases
     ("conv 40 3x3 pad=1", "3x9x9", "im2col"),                     # "same" width: the shifted planes
