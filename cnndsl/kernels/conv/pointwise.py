@@ -50,8 +50,9 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
     n, f, cg = x.shape[0], w.shape[0], w.shape[1]
     oh, ow = dy.shape[2:]
     dy3 = dy.reshape(n, f, oh * ow)
-    dx = np.zeros_like(x) if need_dx else None
     strided = tuple(stride) != (1, 1)
+    # at stride 1 the products write all of dx; strided, the positions no output saw stay zero
+    dx = (np.zeros_like(x) if strided else np.empty_like(x)) if need_dx else None
 
     def chunk(lo: int, hi: int) -> np.ndarray:
         dw = np.zeros_like(w)
