@@ -27,7 +27,7 @@ def native_openblas(argv: list[str]) -> list[str]:
 
 
 def describe() -> dict:
-    cpu, flags = "unknown", set()
+    cpu, flags, ident = "unknown", set(), {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -35,6 +35,10 @@ def describe() -> dict:
                     cpu = line.split(":", 1)[1].strip()
                 elif line.startswith(("flags", "Features")) and not flags:
                     flags = set(line.split(":", 1)[1].split())
+                elif (key := line.split(":")[0].strip()) in ("cpu family", "model") and key not in ident:
+                    # a VM may name the CPU only "AMD EPYC": the family and model tell Zen 3 (25, 1) from
+                    # Zen 4 (25, 17) and Zen 5 (26, …)
+                    ident[key] = line.split(":", 1)[1].strip()
     except OSError:
         import platform
         cpu = platform.processor() or cpu
@@ -46,6 +50,8 @@ def describe() -> dict:
                 for i in threadpool_info() if i.get("user_api") == "blas"]
     except ImportError:
         pass
+    if ident:
+        cpu += f" (family {ident.get('cpu family', '?')}, model {ident.get('model', '?')})"
     return {"cpu": cpu, "cores": os.cpu_count(), "vector": [f for f in VECTOR_FLAGS if f in flags], "blas": blas,
             "openblas_env": {k: os.environ[k] for k in OPENBLAS_VARS if k in os.environ},
             "openblas_env_unset": os.environ.get("CNNDSL_BENCH_UNSET", "")}
