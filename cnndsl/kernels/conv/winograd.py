@@ -321,3 +321,29 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
         du = schedule.sum_parts([p for p, _ in parts])
         dw = np.concatenate([filter_transform_adjoint(du[g]) for g in range(groups)])
     return dx, dw
+
+
+def input_gradient_as_forward(w_shape, pad, groups: int, n: int, hw) -> str | None:
+    """Where the input gradient of a 3×3 stride-1 layer is best computed as a forward convolution (by
+    `turned` filters, padded by `gradient_pad`), the path that convolution takes; None where it is not: that
+    convolution goes by F(4×4) on wide maps, 10–30 % faster than the adjoint of F(2×2)'s steps, which
+    shares the output gradient's transform with the weight gradient and wins elsewhere (entry 86)."""
+    if max(pad) > 2:  # wider than the convolution can pad
+        return None
+    f, cg = w_shape[:2]
+    path = schedule.conv_algorithm((cg * groups, f // groups, 3, 3), (1, 1), gradient_pad(pad), (1, 1), groups,
+                                   n, hw)
+    return path if path == "winograd4" else None
+
+
+def gradient_pad(pad) -> tuple[int, int]:
+    return 2 - pad[0], 2 - pad[1]
+
+
+def turned(w: np.ndarray, groups: int) -> np.ndarray:
+    """The filters of the input gradient as a convolution: each group's turned half round and transposed,
+    so that dx[c] = Σ_f dy[f] ⋆ rot180(w[f, c])."""
+    f, cg = w.shape[:2]
+    fg = f // groups
+    return np.ascontiguousarray(w.reshape(groups, fg, cg, 3, 3)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+                                .reshape(groups * cg, fg, 3, 3))
