@@ -21,6 +21,7 @@ CASES = [
     ("conv 6 3x3 groups=6 stride=2 pad=1", "6x9x8"),         # depthwise, strided (MobileNet's downsampling)
     ("conv 6 3x3 groups=6 stride=2 pad=1", "6x8x9"),         # …an odd width: the last column's own loop
     ("conv 4 5x5 groups=4 stride=2 pad=2", "4x9x11"),        # …an even column padding: phases swap parity
+    ("conv 4 3x3 groups=4 stride=1x2 pad=1", "4x7x9"),       # …a column stride alone
     ("conv 4 4x2 groups=4 stride=2x1 pad=3x0 dilation=2x1", "4x9x6"),  # depthwise: odd sides, wide padding
     ("conv 5 3x3 groups=5 stride=2 pad=2 dilation=2", "5x11x10"),  # depthwise: a row's taps in one phase
     ("conv 3 5x5 groups=3 stride=3 pad=2", "3x13x11"),       # depthwise: 3 × 3 phases, a row of 3 + 2 taps
