@@ -56,10 +56,10 @@ def conv_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, 
     """→ dx, dw, db (dx None unless need_dx, dw unless need_dw, db None without bias)."""
     db = bias_grad(dy.reshape(dy.shape[0], dy.shape[1], -1)) if has_bias else None
     impl = algorithm(w.shape, stride, pad, dilation, groups, x.shape[0], dy.shape[2:])
-    if need_dx and impl in (winograd, winograd4) and (path := winograd.input_gradient_as_forward(
-            w.shape, pad, groups, x.shape[0], x.shape[2:])):  # the input gradient as a convolution of dy
-        dx = ALGORITHMS[path].forward(dy, winograd.turned(w, groups), None, (1, 1), winograd.gradient_pad(pad),
-                                      (1, 1), groups, x.shape[2:])
+    if need_dx and impl in (winograd, winograd4) and winograd.input_gradient_by_f4(w.shape, pad, groups, x.shape[0],
+                                                                                 x.shape[2:]):
+        dx = winograd4.forward(dy, winograd.turned(w, groups), None, (1, 1), winograd.gradient_pad(pad), (1, 1),
+                               groups, x.shape[2:])  # the input gradient as a convolution of dy
         dw = impl.backward(dy, x, w, stride, pad, dilation, groups, False, True)[1] if need_dw else None
         return dx, dw, db
     dx, dw = impl.backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw)

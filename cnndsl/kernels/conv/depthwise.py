@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import schedule
 from ..jit import njit
-from ..rows import copy, fill
+from ..rows import copy, deinterleave, fill
 from .epilogue import Epilogue, finish
 
 
@@ -168,23 +168,16 @@ def _phase_rows(src, phases, sh, sw, ph, pw, wq):
 def _phase_rows2(src, phases, sh, ph, pw, wq):
     """_phase_rows at a column stride of 2: each row's two phases in one pass, src[iy, 2k] and
     src[iy, 2k + 1] to their phases' columns k + ⌊pw/2⌋ and k + ⌊(pw + 1)/2⌋."""
-    h, wd = src.shape
+    h = src.shape[0]
     hq = phases.shape[2] // wq
     te, to = pw % 2, (pw + 1) % 2
-    pairs = wd // 2
     for r in range(sh):
         for a in range(hq):
             iy = a * sh + r - ph
             if iy < 0 or iy >= h:
                 continue
-            row = src[iy]
-            even = phases[r, te, a * wq + pw // 2:(a + 1) * wq]
-            odd = phases[r, to, a * wq + (pw + 1) // 2:(a + 1) * wq]
-            for k in range(pairs):
-                even[k] = row[2 * k]
-                odd[k] = row[2 * k + 1]
-            for k in range(pairs, wd - pairs):  # an odd width's last column (a loop: see im2col._deinterleave)
-                even[k] = row[2 * k]
+            deinterleave(src[iy], phases[r, te, a * wq + pw // 2:(a + 1) * wq],
+                         phases[r, to, a * wq + (pw + 1) // 2:(a + 1) * wq])
 
 
 @njit(cache=True, nogil=True)

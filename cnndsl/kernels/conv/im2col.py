@@ -18,7 +18,7 @@ import numpy as np
 from .. import schedule
 from ..blas import add_product_t
 from ..jit import njit
-from ..rows import copy, fill, inside
+from ..rows import copy, deinterleave, fill, inside
 from .epilogue import Epilogue, apply, channel, finish
 
 
@@ -183,11 +183,14 @@ def _phases(plane, phases, sh, sw, ow):
         for ri in range(sh):  # (inside the general one, the run-time test kept it from vectorizing; entry 82)
             for r in range(hp):
                 at, iy = r * ow, r * sh + ri
+                even, odd = phases[ri * 2, at:at + ow], phases[ri * 2 + 1, at:at + ow]
                 if iy < h:
-                    _deinterleave(plane[iy], phases[ri * 2, at:at + ow], phases[ri * 2 + 1, at:at + ow])
+                    deinterleave(plane[iy], even, odd)
+                    fill(even[w - w // 2:], zero)
+                    fill(odd[w // 2:], zero)
                 else:
-                    fill(phases[ri * 2, at:at + ow], zero)
-                    fill(phases[ri * 2 + 1, at:at + ow], zero)
+                    fill(even, zero)
+                    fill(odd, zero)
         return
     for ri in range(sh):
         for r in range(hp):
@@ -204,21 +207,6 @@ def _phases(plane, phases, sh, sw, ow):
                 fill(dst[width:], zero)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _deinterleave(src, even, odd):
-    """even[k] = src[2k], odd[k] = src[2k + 1], zero past src."""
-    zero = src.dtype.type(0)
-    w = src.shape[0]
-    pairs = w // 2
-    for k in range(pairs):
-        even[k] = src[2 * k]
-        odd[k] = src[2 * k + 1]
-    for k in range(pairs, w - pairs):  # an odd width's last column: a loop, as `if` and one store kept
-        even[k] = src[2 * k]           # LLVM from vectorizing the loop above (4× slower, measured)
-    fill(even[w - pairs:], zero)
-    fill(odd[pairs:], zero)
-
-
 @njit(cache=True, nogil=True)
 def _unphase(phases, plane, sh, sw, ow):
     """plane[r·sh + ri, k·sw + rj] += phases[ri·sw + rj, r·ow + k] inside the plane: _phases' adjoint."""
@@ -233,7 +221,7 @@ def _unphase(phases, plane, sh, sw, ow):
             for k in range(pairs):
                 dst[2 * k] += even[k]
                 dst[2 * k + 1] += odd[k]
-            for k in range(pairs, w - pairs):  # as in _deinterleave
+            for k in range(pairs, w - pairs):  # as in rows.deinterleave
                 dst[2 * k] += even[k]
             continue
         for rj in range(sw):

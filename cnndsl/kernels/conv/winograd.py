@@ -323,17 +323,14 @@ def backward(dy, x, w, stride, pad, dilation, groups, need_dx, need_dw):
     return dx, dw
 
 
-def input_gradient_as_forward(w_shape, pad, groups: int, n: int, hw) -> str | None:
-    """Where the input gradient of a 3×3 stride-1 layer is best computed as a forward convolution (by
-    `turned` filters, padded by `gradient_pad`), the path that convolution takes; None where it is not: that
-    convolution goes by F(4×4) on wide maps, 10–30 % faster than the adjoint of F(2×2)'s steps, which
-    shares the output gradient's transform with the weight gradient and wins elsewhere (entry 86)."""
-    if max(pad) > 2:  # wider than the convolution can pad
-        return None
+def input_gradient_by_f4(w_shape, pad, groups: int, n: int, hw) -> bool:
+    """Whether the input gradient of a 3×3 stride-1 layer is computed as a forward convolution (of dy by
+    the `turned` filters, padded by `gradient_pad`): where that convolution goes by F(4×4), on wide maps —
+    10–30 % faster than the adjoint of F(2×2)'s steps, which shares the output gradient's transform with the
+    weight gradient and wins elsewhere (entry 86). Not for a padding over 2, wider than it can pad."""
     f, cg = w_shape[:2]
-    path = schedule.conv_algorithm((cg * groups, f // groups, 3, 3), (1, 1), gradient_pad(pad), (1, 1), groups,
-                                   n, hw)
-    return path if path == "winograd4" else None
+    return max(pad) <= 2 and schedule.conv_algorithm((cg * groups, f // groups, 3, 3), (1, 1), gradient_pad(pad),
+                                                     (1, 1), groups, n, hw) == "winograd4"
 
 
 def gradient_pad(pad) -> tuple[int, int]:
